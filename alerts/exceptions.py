@@ -1,0 +1,24 @@
+"""Errors of the alerts package."""
+
+from __future__ import annotations
+
+
+class AlertsError(Exception):
+    """Root of alerting errors (monitor/exceptions.py lists every package's root)."""
+
+
+class ChannelConfigError(AlertsError):
+    """A channel's configuration is unusable (missing key, bad value)."""
+
+
+class DeliveryError(AlertsError):
+    """Sending one alert failed.
+
+    permanent: retrying will not help (4xx other than 408/429, SMTP 5xx, auth).
+    retry_after: seconds the server asked us to wait, if it said so.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after

@@ -1,0 +1,129 @@
+"""Domain values shared across packages: one frozen dataclass per concept.
+
+This module is a leaf: it imports nothing of ours, so `rules/`-free packages
+(`alerts/`, `monitor/`) can all depend on it. All datetimes are UTC-aware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+DELIVERY_STATUSES = ("pending", "sent", "failed", "dead", "muted", "skipped")
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed as stored: what to poll and how the last polls went."""
+
+    id: int
+    url: str
+    name: str
+    interval_seconds: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+    warning: str | None = None
+    consecutive_failures: int = 0
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    disabled_reason: str | None = None
+    body_hash: str | None = None
+    full_text: bool = False
+    articles_stored: int = 0
+    new_per_day: float = 0.0
+
+    @property
+    def failing(self) -> bool:
+        return self.consecutive_failures > 0 or self.disabled_reason is not None
+
+
+@dataclass(frozen=True)
+class Article:
+    """One entry of a feed, normalised to plain text.
+
+    `url` is the canonical link (tracking parameters and fragment dropped);
+    `link` is the link as the feed gave it. `entry_key` identifies the entry
+    within its feed (guid, else canonical link, else a hash of title+text).
+    """
+
+    feed_id: int
+    entry_key: str
+    url: str
+    title: str
+    summary: str
+    link: str = ""
+    guid: str | None = None
+    content: str = ""
+    published_at: datetime | None = None
+    id: int | None = None
+    feed_name: str = ""
+    first_seen_at: datetime | None = None
+    content_hash: str = ""
+    story_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MatchedTerm:
+    """One query term found in one field of an article, with its span."""
+
+    term: str
+    field: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One rule matched one article (or story)."""
+
+    rule_id: str
+    article_id: int
+    severity: str
+    terms: tuple[MatchedTerm, ...] = ()
+    rule_name: str = ""
+    id: int | None = None
+    created_at: datetime | None = None
+    story_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row: one hit to be sent over one channel."""
+
+    id: int
+    hit_id: int
+    channel: str
+    status: str
+    attempts: int
+    idempotency_key: str
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """Another outlet's copy of the story an alert is about."""
+
+    article_id: int
+    url: str
+    title: str
+    feed_name: str
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Everything a channel needs to render one delivery, read in one query."""
+
+    delivery: Delivery
+    hit: Hit
+    article: Article
+    also_reported_by: tuple[StoryMember, ...] = field(default_factory=tuple)
