@@ -127,3 +127,55 @@ class Alert:
     hit: Hit
     article: Article
     also_reported_by: tuple[StoryMember, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """A feed as configured: what an operator wrote in the config or feeds add."""
+
+    url: str
+    name: str = ""
+    interval_seconds: int | None = None
+    full_text: bool = False
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    """What one poll of one feed found out, to be written on the feed row.
+
+    `etag`/`last_modified` None means "keep the stored value" (a 304 need not
+    repeat them). `counts_as_failure` is False when the failure is ours (our
+    network is down) rather than the feed's.
+    """
+
+    polled_at: datetime
+    success: bool
+    http_status: int | None = None
+    error: str | None = None
+    warning: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    next_poll_at: datetime | None = None
+    new_url: str | None = None
+    disabled_reason: str | None = None
+    body_hash: str | None = None
+    counts_as_failure: bool = True
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What storing one poll's entries did."""
+
+    new: tuple[Article, ...] = ()
+    updated: tuple[Article, ...] = ()
+    unchanged: int = 0
+    also_seen: int = 0  # entries already stored from another feed (same canonical URL)
+
+
+@dataclass(frozen=True)
+class HitListing:
+    """A hit with its article, for `hits list` and digests."""
+
+    hit: Hit
+    article: Article
+    story_size: int = 1

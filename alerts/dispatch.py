@@ -1,0 +1,197 @@
+"""The outbox dispatcher: sends committed deliveries, records outcomes, retries.
+
+Each channel has its own worker, so a channel that keeps failing never holds
+up the others. Within a channel, alerts leave in creation order: when the
+oldest waiting one fails, the channel waits for its retry time instead of
+skipping ahead. Delivery is at-least-once: the outcome is recorded after the
+send, so a crash in between re-sends on restart with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from alerts.channel import Channel
+from alerts.exceptions import DeliveryError
+from alerts.retry import RetryPolicy, decide_retry
+from storage import deliveries, transaction
+from storage.types import Alert
+
+log = logging.getLogger("minerals_monitor.alerts")
+
+SEND_DEADLINE_SECONDS = 60.0
+
+
+@dataclass
+class DispatchCounts:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        channels: dict[str, Channel],
+        policy: RetryPolicy | None = None,
+        *,
+        operator_channel: str | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+        batch_size: int = 100,
+    ):
+        self.db = db
+        self.channels = channels
+        self.policy = policy or RetryPolicy()
+        self.operator_channel = operator_channel
+        self.now = now
+        self.rng = rng or random.Random()
+        self.batch_size = batch_size
+        self._wakeups: dict[str, asyncio.Event] = {}
+        self._stopping = asyncio.Event()
+        self.counts = DispatchCounts()
+
+    def wake(self) -> None:
+        """Called after a commit that added outbox rows: deliver now, not on the next sweep."""
+        for event in self._wakeups.values():
+            event.set()
+        self._new_channels_event().set()
+
+    def _new_channels_event(self) -> asyncio.Event:
+        return self._wakeups.setdefault("*", asyncio.Event())
+
+    async def run(self) -> None:
+        """Deliver until stop(); each channel in its own task. In-flight sends finish and are recorded."""
+        workers: dict[str, asyncio.Task] = {}
+        any_new = self._new_channels_event()
+        while not self._stopping.is_set():
+            for name in set(deliveries.channels_waiting(self.db)) | set(self.channels):
+                if name not in workers or workers[name].done():
+                    self._wakeups[name] = asyncio.Event()
+                    workers[name] = asyncio.create_task(self._channel_worker(name), name=f"dispatch-{name}")
+            any_new.clear()
+            await _wait_any(any_new, self._stopping, timeout=30.0)
+        await asyncio.gather(*workers.values(), return_exceptions=True)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for event in self._wakeups.values():
+            event.set()
+
+    async def drain(self) -> DispatchCounts:
+        """Deliver everything due now, once, and return (used by `run --once` and `demo`)."""
+        names = set(deliveries.channels_waiting(self.db))
+        await asyncio.gather(*(self._deliver_due(name, wait=False) for name in names))
+        return self.counts
+
+    async def _channel_worker(self, name: str) -> None:
+        wakeup = self._wakeups[name]
+        while not self._stopping.is_set():
+            wakeup.clear()
+            pause = await self._deliver_due(name, wait=True)
+            if self._stopping.is_set():
+                return
+            await _wait_any(wakeup, self._stopping, timeout=pause)
+
+    async def _deliver_due(self, name: str, *, wait: bool) -> float:
+        """Send the channel's due alerts in order; returns how long to sleep before the next look."""
+        while not self._stopping.is_set():
+            waiting = deliveries.waiting_for_channel(self.db, name, self.batch_size)
+            if not waiting:
+                return 30.0
+            for alert in waiting:
+                if self._stopping.is_set():
+                    return 0.0
+                due = alert.delivery.next_attempt_at
+                now = self.now()
+                if due is not None and due > now:
+                    return max(0.05, (due - now).total_seconds())
+                delivered = await self._deliver(name, alert)
+                if not delivered:
+                    break  # keep creation order: the head retries before anything newer goes
+            else:
+                continue
+            if not wait:
+                return 0.0
+        return 0.0
+
+    async def _deliver(self, name: str, alert: Alert) -> bool:
+        """One attempt. True when the channel may go on to the next alert."""
+        channel = self.channels.get(name)
+        delivery = alert.delivery
+        if channel is None:
+            error = DeliveryError(f"channel {name!r} is not configured", permanent=True)
+        else:
+            try:
+                async with asyncio.timeout(SEND_DEADLINE_SECONDS):
+                    await channel.send(alert)
+            except DeliveryError as failure:
+                error = failure
+            except TimeoutError:
+                error = DeliveryError(f"no answer within {SEND_DEADLINE_SECONDS:g}s")
+            except Exception as failure:  # a bug in a channel must not kill the dispatcher
+                log.exception("channel %s raised unexpectedly for delivery %s", name, delivery.id)
+                error = DeliveryError(f"unexpected {type(failure).__name__}: {failure}")
+            else:
+                with transaction(self.db):
+                    deliveries.mark_sent(self.db, delivery.id, self.now())
+                self.counts.sent += 1
+                return True
+        decision = decide_retry(
+            self.policy,
+            attempts_before=delivery.attempts,
+            created_at=delivery.created_at,
+            now=self.now(),
+            permanent=error.permanent,
+            retry_after=error.retry_after,
+            rng=self.rng,
+        )
+        message = str(error)
+        with transaction(self.db):
+            if decision.dead:
+                deliveries.mark_dead(self.db, delivery.id, f"{message} ({decision.reason})")
+            else:
+                deliveries.mark_failed(self.db, delivery.id, message, decision.next_attempt_at)
+        self.counts.errors.append(f"{name}: {message}")
+        log.warning("delivery %s on %s failed: %s", delivery.id, name, message)
+        if decision.dead:
+            self.counts.dead += 1
+            await self._tell_operator(name, alert, f"{message} ({decision.reason})")
+            return True  # a dead delivery no longer blocks the ones behind it
+        self.counts.failed += 1
+        return False
+
+    async def _tell_operator(self, failed_channel: str, alert: Alert, reason: str) -> None:
+        if not self.operator_channel or self.operator_channel == failed_channel:
+            return
+        channel = self.channels.get(self.operator_channel)
+        notify = getattr(channel, "notify_operator", None)
+        if notify is None:
+            return
+        subject = f"alert delivery failed for good on channel {failed_channel}"
+        text = (
+            f"Delivery {alert.delivery.id} (rule {alert.hit.rule_id}, article {alert.article.url or alert.article.link}) "
+            f"is dead: {reason}. `minerals-monitor alerts retry {alert.delivery.id}` sends it again."
+        )
+        try:
+            await notify(subject, text)
+        except Exception as failure:  # the fallback failing is logged, never fatal
+            log.error("operator channel %s could not be told: %s", self.operator_channel, failure)
+
+
+async def _wait_any(event: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.create_task(event.wait()), asyncio.create_task(stop.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

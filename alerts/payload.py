@@ -1,0 +1,427 @@
+"""Webhook bodies for one alert: our JSON event, and Slack, Discord and Teams messages.
+
+`hit_created(alert)` is the documented event (`docs/webhook-payload.schema.json`),
+a Standard Webhooks envelope `{type, timestamp, data}`. Its content depends only
+on the alert, so a retried delivery sends the same body with the same
+`webhook-id`. The chat formats follow each service's incoming-webhook format:
+
+- Slack: `{"text", "blocks"}` with `mrkdwn` sections (section text <= 3000
+  characters); `&`, `<`, `>` escaped as Slack asks, so article text cannot
+  ping `<!channel>` or forge a link.
+- Discord: `{"content", "embeds", "allowed_mentions"}` within Discord's limits
+  (content 2000, title 256, description 4096, field value 1024, 6000 per
+  embed); markdown escaped, mentions disabled.
+- Microsoft Teams: an Adaptive Card wrapped in a `message` with one
+  `application/vnd.microsoft.card.adaptive` attachment, as Teams incoming
+  webhooks (and Workflows) expect.
+
+Pure functions: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Literal, NotRequired, Sequence, TypedDict
+
+from alerts.render import (
+    AlertView,
+    ELLIPSIS,
+    Segment,
+    StoryLink,
+    alert_view,
+    iso_utc,
+    truncate,
+)
+from storage.types import Alert
+
+EVENT_TYPE = "hit.created"
+FORMATS = ("json", "slack", "discord", "teams")
+
+# --- the JSON event (format "json") --------------------------------------------
+
+
+class RulePayload(TypedDict):
+    id: str
+    name: str
+    severity: str
+
+
+class ArticlePayload(TypedDict):
+    url: str
+    title: str
+    feed: str
+    published: str | None
+    summary: str
+
+
+class TermPayload(TypedDict):
+    term: str
+    field: str
+    start: int
+    end: int
+    text: str
+
+
+class StoryArticlePayload(TypedDict):
+    url: str
+    title: str
+    feed: str
+    published: str | None
+
+
+class StoryPayload(TypedDict):
+    id: int | None
+    articles: list[StoryArticlePayload]
+
+
+class HitData(TypedDict):
+    id: str
+    rule: RulePayload
+    article: ArticlePayload
+    terms: list[TermPayload]
+    story: NotRequired[StoryPayload]
+
+
+class HitCreatedEvent(TypedDict):
+    type: Literal["hit.created"]
+    timestamp: str
+    data: HitData
+
+
+def hit_created(alert: Alert) -> HitCreatedEvent:
+    """The `hit.created` event for `alert` (see docs/webhook-payload.schema.json).
+
+    `timestamp` is when the hit was recorded (else when its delivery was
+    queued), not when this attempt runs, so every retry sends the same body.
+    """
+    hit, article = alert.hit, alert.article
+    data: HitData = {
+        "id": alert.delivery.idempotency_key,
+        "rule": {"id": hit.rule_id, "name": hit.rule_name or hit.rule_id, "severity": hit.severity},
+        "article": {
+            "url": article.url,
+            "title": article.title,
+            "feed": article.feed_name,
+            "published": iso_utc(article.published_at),
+            "summary": article.summary,
+        },
+        "terms": [
+            {"term": t.term, "field": t.field, "start": t.start, "end": t.end, "text": t.text} for t in hit.terms
+        ],
+    }
+    if alert.also_reported_by:
+        data["story"] = {
+            "id": hit.story_id if hit.story_id is not None else article.story_id,
+            "articles": [
+                {
+                    "url": member.url,
+                    "title": member.title,
+                    "feed": member.feed_name,
+                    "published": iso_utc(member.published_at),
+                }
+                for member in alert.also_reported_by
+            ],
+        }
+    moment = hit.created_at or alert.delivery.created_at
+    return {"type": EVENT_TYPE, "timestamp": iso_utc(moment) or "", "data": data}
+
+
+# --- escaping and fitting chat text ---------------------------------------------
+
+
+def render_within(
+    segments: Sequence[Segment],
+    limit: int,
+    *,
+    escape: Callable[[str], str],
+    mark: Callable[[str], str],
+) -> str:
+    """Segments as markup, marked runs wrapped by `mark`, at most `limit` characters.
+
+    Cuts only between escaped characters or whole marked runs, so the result
+    never ends inside an entity (`&amp;`), an escape or a bold run; an ellipsis
+    shows where it was cut.
+    """
+    def piece(segment: Segment) -> str:
+        return mark(escape(segment.text.strip())) if segment.marked and segment.text.strip() else escape(segment.text)
+
+    full = "".join(piece(segment) for segment in segments)
+    if len(full) <= limit:
+        return full
+    budget = limit - len(ELLIPSIS)
+    out: list[str] = []
+    used = 0
+    for segment in segments:
+        if segment.marked:
+            text = piece(segment)
+            if used + len(text) > budget:
+                break
+            out.append(text)
+            used += len(text)
+            continue
+        for char in segment.text:
+            text = escape(char)
+            if used + len(text) > budget:
+                break
+            out.append(text)
+            used += len(text)
+        else:
+            continue
+        break
+    return "".join(out).rstrip() + ELLIPSIS
+
+
+def escape_within(text: str, limit: int, escape: Callable[[str], str]) -> str:
+    """`escape(text)` cut to `limit` characters without splitting an escape."""
+    return render_within((Segment(text),), limit, escape=escape, mark=lambda s: s)
+
+
+def _link_url(url: str, unsafe: str) -> str:
+    """`url` with characters that would end a chat link percent-encoded."""
+    return "".join(f"%{ord(ch):02X}" if ch in unsafe else ch for ch in url)
+
+
+def _lines_within(lines: Sequence[str], limit: int, more: Callable[[int], str], max_lines: int | None = None) -> str:
+    """Whole lines joined by newlines within `limit` characters (and `max_lines` lines).
+
+    `more(n)` is the note that says n lines were left out; room for it is kept.
+    """
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        rest = len(lines) - index - 1
+        reserve = len(more(rest)) + 1 if rest else 0
+        fits = len("\n".join([*kept, line])) + reserve <= limit
+        if not fits or (max_lines is not None and index >= max_lines):
+            if not kept:
+                return truncate(line, limit)
+            return "\n".join([*kept, more(len(lines) - index)])
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _reasons_lines(view: AlertView, escape: Callable[[str], str], mark: Callable[[str], str], width: int) -> list[str]:
+    lines = []
+    for reason in view.reasons:
+        fields = ", ".join(reason.fields) + (f", {reason.count}×" if reason.count > 1 else "")
+        head = f"• {mark(escape(reason.term))} ({fields}): "
+        lines.append(head + render_within(reason.snippet, max(20, width - len(head)), escape=escape, mark=mark))
+    return lines
+
+
+# --- Slack ------------------------------------------------------------------------
+
+SLACK_SECTION_LIMIT = 3000
+SLACK_FALLBACK_LIMIT = 500
+SLACK_LINKS = 10
+
+
+def slack_escape(text: str) -> str:
+    """Escape the three characters Slack treats as markup (`&`, `<`, `>`)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_mark(text: str) -> str:
+    return "*" + text.replace("*", "") + "*"
+
+
+def _slack_link(url: str | None, label: str) -> str:
+    if not url:
+        return label
+    return f"<{slack_escape(_link_url(url, '|<> '))}|{label}>"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def slack_message(alert: Alert) -> dict[str, Any]:
+    """An incoming-webhook message for Slack: fallback `text` plus Block Kit `blocks`."""
+    view = alert_view(alert)
+    title = escape_within(view.title, 500, slack_escape)
+    heading = f"*[{view.severity_label}] {escape_within(view.rule_name, 200, slack_escape)}*"
+    blocks: list[dict[str, Any]] = [_section(f"{heading}\n*{_slack_link(view.url, title)}*")]
+    if view.summary_segments:
+        blocks.append(
+            _section(render_within(view.summary_segments, SLACK_SECTION_LIMIT, escape=slack_escape, mark=_slack_mark))
+        )
+    if view.reasons:
+        lines = _reasons_lines(view, slack_escape, _slack_mark, 600)
+        body = _lines_within(lines, SLACK_SECTION_LIMIT - 20, lambda n: f"_and {n} more_")
+        blocks.append(_section("*Why it matched*\n" + body))
+    meta = " · ".join(part for part in (escape_within(view.feed, 300, slack_escape), view.published) if part)
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": meta}]})
+    if view.also_reported_by:
+        lines = [_slack_story_line(link) for link in view.also_reported_by]
+        body = _lines_within(lines, SLACK_SECTION_LIMIT - 20, lambda n: f"_and {n} more_", SLACK_LINKS)
+        blocks.append(_section("*Also reported by*\n" + body))
+    fallback = escape_within(f"[{view.severity_label}] {view.rule_name}: {view.title}", SLACK_FALLBACK_LIMIT, slack_escape)
+    return {"text": fallback, "blocks": blocks}
+
+
+def _slack_story_line(link: StoryLink) -> str:
+    label = escape_within(link.title, 200, slack_escape)
+    feed = f" — {escape_within(link.feed, 100, slack_escape)}" if link.feed else ""
+    return f"• {_slack_link(link.url, label)}{feed}"
+
+
+# --- Discord ----------------------------------------------------------------------
+
+DISCORD_CONTENT_LIMIT = 2000
+DISCORD_TITLE_LIMIT = 256
+DISCORD_DESCRIPTION_LIMIT = 4096
+DISCORD_FIELD_NAME_LIMIT = 256
+DISCORD_FIELD_VALUE_LIMIT = 1024
+DISCORD_FOOTER_LIMIT = 2048
+DISCORD_EMBED_TOTAL_LIMIT = 6000
+DISCORD_LINKS = 10
+
+SEVERITY_COLOURS = {"critical": 0xA50E0E, "high": 0xD93025, "medium": 0xE37400, "low": 0x1A73E8, "info": 0x5F6368}
+
+_DISCORD_MARKDOWN = set("\\*_~`|>[]()#")
+
+
+def discord_escape(text: str) -> str:
+    """Backslash-escape Discord markdown so article text shows as written."""
+    return "".join("\\" + ch if ch in _DISCORD_MARKDOWN else ch for ch in text)
+
+
+def _discord_mark(text: str) -> str:
+    return f"**{text}**"
+
+
+def _discord_link(url: str | None, label: str) -> str:
+    return f"[{label}]({_link_url(url, '() <>')})" if url else label
+
+
+def discord_message(alert: Alert) -> dict[str, Any]:
+    """An execute-webhook body for Discord: short `content` and one rich embed."""
+    view = alert_view(alert)
+    fields: list[dict[str, Any]] = [
+        {"name": "Rule", "value": escape_within(view.rule_name, 256, discord_escape), "inline": True},
+        {"name": "Severity", "value": view.severity_label, "inline": True},
+        {"name": "Source", "value": escape_within(view.feed or "unknown", 256, discord_escape), "inline": True},
+    ]
+    if view.reasons:
+        lines = _reasons_lines(view, discord_escape, _discord_mark, 400)
+        value = _lines_within(lines, DISCORD_FIELD_VALUE_LIMIT, lambda n: f"*and {n} more*")
+        fields.append({"name": "Why it matched", "value": value, "inline": False})
+    if view.also_reported_by:
+        lines = [
+            f"• {_discord_link(link.url, escape_within(link.title, 150, discord_escape))}"
+            + (f" — {escape_within(link.feed, 80, discord_escape)}" if link.feed else "")
+            for link in view.also_reported_by
+        ]
+        value = _lines_within(lines, DISCORD_FIELD_VALUE_LIMIT, lambda n: f"*and {n} more*", DISCORD_LINKS)
+        fields.append({"name": "Also reported by", "value": value, "inline": False})
+
+    embed: dict[str, Any] = {
+        "title": escape_within(view.title, DISCORD_TITLE_LIMIT, discord_escape),
+        "color": SEVERITY_COLOURS.get(view.severity, SEVERITY_COLOURS["info"]),
+        "fields": fields,
+        "footer": {"text": truncate(f"Minerals Monitor · rule {view.rule_id}", DISCORD_FOOTER_LIMIT)},
+    }
+    if view.url:
+        embed["url"] = view.url
+    if view.published_at:
+        embed["timestamp"] = iso_utc(view.published_at)
+    used = len(embed["title"]) + len(embed["footer"]["text"]) + sum(len(f["name"]) + len(f["value"]) for f in fields)
+    room = min(DISCORD_DESCRIPTION_LIMIT, DISCORD_EMBED_TOTAL_LIMIT - used)
+    if view.summary_segments and room > 0:
+        embed["description"] = render_within(
+            view.summary_segments, room, escape=discord_escape, mark=_discord_mark
+        )
+    content = escape_within(f"[{view.severity_label}] {view.rule_name}: {view.title}", DISCORD_CONTENT_LIMIT, discord_escape)
+    return {"content": content, "embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
+# --- Microsoft Teams ------------------------------------------------------------
+
+TEAMS_SUMMARY_LIMIT = 2000
+TEAMS_LINKS = 10
+ADAPTIVE_CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+_TEAMS_COLOURS = {"critical": "Attention", "high": "Attention", "medium": "Warning", "low": "Accent", "info": "Default"}
+_TEAMS_MARKDOWN = set("\\*_[]()`#>~")
+
+
+def teams_escape(text: str) -> str:
+    """Backslash-escape the markdown Adaptive Card TextBlocks interpret."""
+    return "".join("\\" + ch if ch in _TEAMS_MARKDOWN else ch for ch in text)
+
+
+def _teams_mark(text: str) -> str:
+    return f"**{text}**"
+
+
+def _text_block(text: str, **style: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def teams_message(alert: Alert) -> dict[str, Any]:
+    """A Teams incoming-webhook message carrying one Adaptive Card (version 1.4)."""
+    view = alert_view(alert)
+    body: list[dict[str, Any]] = [
+        _text_block(
+            teams_escape(f"[{view.severity_label}] {view.rule_name}"),
+            weight="Bolder",
+            size="Small",
+            color=_TEAMS_COLOURS.get(view.severity, "Default"),
+        ),
+        _text_block(escape_within(view.title, 500, teams_escape), weight="Bolder", size="Medium"),
+    ]
+    if view.summary_segments:
+        body.append(
+            _text_block(render_within(view.summary_segments, TEAMS_SUMMARY_LIMIT, escape=teams_escape, mark=_teams_mark))
+        )
+    facts = [
+        {"title": "Rule", "value": escape_within(view.rule_name, 200, teams_escape)},
+        {"title": "Severity", "value": view.severity_label},
+        {"title": "Source", "value": escape_within(view.feed or "unknown", 200, teams_escape)},
+        {"title": "Published", "value": view.published},
+    ]
+    if view.reasons:
+        terms = ", ".join(reason.term for reason in view.reasons)
+        facts.append({"title": "Matched", "value": escape_within(terms, 500, teams_escape)})
+    body.append({"type": "FactSet", "facts": facts})
+    if view.also_reported_by:
+        lines = [
+            "- "
+            + (
+                f"[{escape_within(link.title, 150, teams_escape)}]({_link_url(link.url, '() <>')})"
+                if link.url
+                else escape_within(link.title, 150, teams_escape)
+            )
+            + (f" — {escape_within(link.feed, 80, teams_escape)}" if link.feed else "")
+            for link in view.also_reported_by
+        ]
+        body.append(_text_block("**Also reported by**", spacing="Medium"))
+        listing = _lines_within(lines, 4000, lambda n: f"- and {n} more", TEAMS_LINKS)
+        # Adaptive Card markdown separates list items with "\r" (as in its own examples).
+        body.append(_text_block(listing.replace("\n", "\r"), spacing="Small"))
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
+    if view.url:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open article", "url": view.url}]
+    return {
+        "type": "message",
+        "attachments": [{"contentType": ADAPTIVE_CARD_CONTENT_TYPE, "contentUrl": None, "content": card}],
+    }
+
+
+# --- choosing a format ------------------------------------------------------------
+
+BUILDERS: dict[str, Callable[[Alert], Any]] = {
+    "json": hit_created,
+    "slack": slack_message,
+    "discord": discord_message,
+    "teams": teams_message,
+}
+
+
+def build_payload(alert: Alert, format: str) -> dict[str, Any]:
+    """The webhook body for `alert` in `format` (one of FORMATS), as JSON-ready data."""
+    return dict(BUILDERS[format](alert))
+

@@ -1,0 +1,141 @@
+"""The `minerals-monitor` command line. Errors are one line and an exit code (see cli_context)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from monitor import cli_alerts, cli_feeds, cli_hits, cli_rules
+from monitor.cli_context import EXIT_PROBLEMS, EXIT_STORAGE, EXIT_USAGE, CliState, state, stderr, stdout
+from monitor.exceptions import PROJECT_ERRORS, ConfigError
+from storage.exceptions import StorageError
+
+app = typer.Typer(
+    name="minerals-monitor",
+    help="Keyword news monitor: polls feeds, matches rules, stores hits in SQLite and sends alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(cli_feeds.app, name="feeds")
+app.add_typer(cli_hits.app, name="hits")
+app.add_typer(cli_alerts.app, name="alerts")
+app.add_typer(cli_rules.app, name="rules")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Config file (TOML). Default: $MINERALS_MONITOR_CONFIG, "
+                     "./minerals-monitor.toml, else the embedded defaults.", dir_okay=False),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each poll does.")] = False,
+) -> None:
+    """Keyword news monitor for minerals diplomacy."""
+    ctx.obj = CliState(config_path=config, debug=debug)
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not debug:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Poll every feed once, deliver, and exit.")] = False,
+) -> None:
+    """Poll feeds on schedule, match rules and send alerts until stopped (SIGINT/SIGTERM)."""
+    from monitor.daemon import Monitor
+    from monitor.run_report import print_once_report
+
+    config = state(ctx).config()
+
+    async def main() -> int:
+        async with Monitor(config) as monitor:
+            if once:
+                summaries = await monitor.run_once()
+                print_once_report(summaries, monitor)
+                return 0 if any(s.success for s in summaries) else EXIT_PROBLEMS
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            stderr.print(
+                f"minerals-monitor: {len(config.feeds)} configured feeds, database {config.storage_path}; "
+                "Ctrl-C to stop", style="dim"
+            )
+            await monitor.run_forever(stop)
+            stderr.print("minerals-monitor: stopped cleanly", style="dim")
+            return 0
+
+    raise typer.Exit(asyncio.run(main()))
+
+
+@app.command()
+def demo(
+    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the demo database at this path.")] = None,
+) -> None:
+    """Show the whole pipeline offline: bundled sample feeds served on 127.0.0.1, default rules, alerts."""
+    from monitor.demo import run_demo
+
+    raise typer.Exit(run_demo(keep))
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the starter config and rules.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Write a starter config (minerals-monitor.toml) and rules folder into DIRECTORY."""
+    from monitor.starter import write_starter
+
+    written = write_starter(directory, force=force)
+    for path in written:
+        stdout.print(f"wrote {path}")
+    stdout.print(f"next: cd {directory} && minerals-monitor rules check rules/*.yaml && minerals-monitor run --once")
+
+
+def main() -> None:
+    """Console-script entry point: our errors become one line and an exit code."""
+    debug = "--debug" in sys.argv
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        stderr.print("aborted")
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_USAGE)
+    except ConfigError as error:
+        for problem in error.problems:
+            stderr.print(f"config error: {problem}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        stderr.print("interrupted")
+        sys.exit(130)
+    except PROJECT_ERRORS as error:
+        if debug:
+            traceback.print_exc()
+        stderr.print(f"error: {error}", markup=False)
+        sys.exit(EXIT_STORAGE if isinstance(error, StorageError) else EXIT_PROBLEMS)
+    except Exception as error:  # a bug: one line unless --debug
+        if debug:
+            traceback.print_exc()
+        else:
+            stderr.print(f"internal error: {type(error).__name__}: {error} (run with --debug for the traceback)", markup=False)
+        sys.exit(70)

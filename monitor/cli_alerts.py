@@ -1,0 +1,82 @@
+"""`alerts list|retry`: the outbox, what is waiting and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from monitor.cli_context import EXIT_PROBLEMS, ago, iso, print_json, state, stderr, stdout
+from storage import deliveries, transaction
+from storage.types import DELIVERY_STATUSES, Alert
+
+app = typer.Typer(help="See and manage alert deliveries (the outbox).", no_args_is_help=True)
+
+
+def alert_json(alert: Alert) -> dict:
+    d = alert.delivery
+    return {
+        "id": d.id,
+        "channel": d.channel,
+        "rule": alert.hit.rule_id,
+        "severity": alert.hit.severity,
+        "url": alert.article.url or alert.article.link,
+        "title": alert.article.title,
+        "status": d.status,
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "next_attempt_at": iso(d.next_attempt_at) if d.status in ("pending", "failed") else None,
+        "created_at": iso(d.created_at),
+        "sent_at": iso(d.sent_at),
+        "webhook_id": d.idempotency_key,
+    }
+
+
+@app.command("list")
+def list_alerts(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", help=f"Only this status: {', '.join(DELIVERY_STATUSES)}.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many (newest first).")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Deliveries with status, attempts, last error and next attempt."""
+    if status and status not in DELIVERY_STATUSES:
+        raise typer.BadParameter(f"expected one of {', '.join(DELIVERY_STATUSES)}", param_hint="--status")
+    db = state(ctx).database()
+    rows = deliveries.list_deliveries(db, status, limit)
+    if as_json:
+        print_json([alert_json(a) for a in rows])
+        return
+    now = datetime.now(UTC)
+    table = Table(title=f"{len(rows)} deliveries", title_justify="left")
+    for column in ("id", "channel", "status", "tries", "rule", "title", "next / error"):
+        table.add_column(column, overflow="fold")
+    styles = {"dead": "red", "failed": "yellow", "pending": "cyan"}
+    for alert in rows:
+        d = alert.delivery
+        detail = d.last_error or ""
+        if d.status in ("pending", "failed") and d.next_attempt_at:
+            detail = f"next try {ago(d.next_attempt_at, now)}" + (f"\n{detail}" if detail else "")
+        table.add_row(str(d.id), d.channel, d.status, str(d.attempts), alert.hit.rule_id, alert.article.title,
+                      detail, style=styles.get(d.status))
+    stdout.print(table)
+
+
+@app.command("retry")
+def retry(
+    ctx: typer.Context,
+    delivery_id: Annotated[int | None, typer.Argument(help="Delivery id (see `alerts list`).")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Retry every dead delivery.")] = False,
+) -> None:
+    """Make failed or dead deliveries due now (the running monitor sends them)."""
+    if delivery_id is None and not dead:
+        raise typer.BadParameter("give a delivery ID or --dead")
+    db = state(ctx).database()
+    with transaction(db):
+        count = deliveries.retry(db, datetime.now(UTC), delivery_id=delivery_id, dead_only=dead)
+    if not count:
+        stderr.print("nothing to retry (only failed or dead deliveries can be retried)")
+        raise typer.Exit(EXIT_PROBLEMS)
+    stdout.print(f"{count} deliveries due now; a running monitor sends them, or run `minerals-monitor run --once`")

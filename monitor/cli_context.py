@@ -1,0 +1,104 @@
+"""What every CLI command shares: the loaded config, the database, output helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from monitor.config import Config, load_config
+from monitor.durations import parse_duration
+from storage import open_database
+
+CONFIG_ENV = "MINERALS_MONITOR_CONFIG"
+DISCOVERED_CONFIG = "minerals-monitor.toml"
+
+# Exit codes: 0 ok; 1 the command ran and found problems; 2 bad usage or config;
+# 3 storage unusable (locked, corrupt, newer schema); 130 interrupted.
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_STORAGE = 3
+
+
+@dataclass
+class CliState:
+    config_path: Path | None = None
+    debug: bool = False
+    _config: Config | None = None
+
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.resolved_config_path())
+        return self._config
+
+    def resolved_config_path(self) -> Path | None:
+        """--config, else $MINERALS_MONITOR_CONFIG, else ./minerals-monitor.toml, else embedded defaults."""
+        if self.config_path is not None:
+            return self.config_path
+        if os.environ.get(CONFIG_ENV):
+            return Path(os.environ[CONFIG_ENV])
+        local = Path.cwd() / DISCOVERED_CONFIG
+        return local if local.exists() else None
+
+    def database(self):
+        return open_database(self.config().storage_path)
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = CliState()
+    return root.obj
+
+
+stdout = Console(soft_wrap=False, highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def iso(moment: datetime | None) -> str | None:
+    return _json_default(moment) if moment else None
+
+
+def since_option(text: str | None) -> datetime | None:
+    """`--since 7d` -> the moment 7 days ago."""
+    if not text:
+        return None
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(text))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--since") from error
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "never"
+    now = now or datetime.now(UTC)
+    seconds = (now - moment).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            text = f"{int(seconds // size)}{unit}"
+            break
+    else:
+        text = f"{int(seconds)}s"
+    return f"in {text}" if future else f"{text} ago"

@@ -1,0 +1,118 @@
+"""`feeds list|add|remove`: the feeds list and each feed's health."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from monitor.cli_context import EXIT_PROBLEMS, ago, iso, print_json, state, stderr, stdout
+from storage import feeds, transaction
+from storage.types import Feed, FeedSpec
+
+app = typer.Typer(help="List, add and remove feeds; see which are failing.", no_args_is_help=True)
+
+
+def feed_json(feed: Feed) -> dict:
+    return {
+        "id": feed.id,
+        "name": feed.name,
+        "url": feed.url,
+        "http_status": feed.http_status,
+        "error": feed.error,
+        "warning": feed.warning,
+        "consecutive_failures": feed.consecutive_failures,
+        "failing": feed.failing,
+        "disabled_reason": feed.disabled_reason,
+        "last_polled_at": iso(feed.last_polled_at),
+        "last_success_at": iso(feed.last_success_at),
+        "next_poll_at": iso(feed.next_poll_at),
+        "articles_stored": feed.articles_stored,
+        "new_per_day": feed.new_per_day,
+        "etag": feed.etag,
+        "last_modified": feed.last_modified,
+    }
+
+
+@app.command("list")
+def list_feeds(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    failing: Annotated[bool, typer.Option("--failing", help="Only feeds whose last polls failed.")] = False,
+) -> None:
+    """Every feed with its health: last poll, HTTP status, error, failures, next poll, articles."""
+    db = state(ctx).database()
+    now = datetime.now(UTC)
+    rows = feeds.feeds_with_health(db, now)
+    if not rows:
+        # Not yet polled: show the configured list so a new user sees what will be polled.
+        with transaction(db):
+            for spec in state(ctx).config().feeds:
+                feeds.upsert_feed(db, spec, now)
+        rows = feeds.feeds_with_health(db, now)
+    if failing:
+        rows = [f for f in rows if f.failing]
+    if as_json:
+        print_json([feed_json(f) for f in rows])
+        return
+    table = Table(title=f"{len(rows)} feeds", title_justify="left")
+    for column in ("id", "name", "last poll", "status", "fails", "next poll", "articles", "new/day", "error / url"):
+        table.add_column(column, overflow="fold", justify="right" if column in ("id", "fails", "articles", "new/day") else "left")
+    for feed in rows:
+        problem = feed.disabled_reason or feed.error or feed.warning
+        style = "red" if feed.failing else ("yellow" if feed.warning else None)
+        table.add_row(
+            str(feed.id), feed.name[:40], ago(feed.last_polled_at, now), str(feed.http_status or "-"),
+            str(feed.consecutive_failures), ago(feed.next_poll_at, now) if feed.next_poll_at else "-",
+            str(feed.articles_stored), f"{feed.new_per_day:g}", f"{problem}\n{feed.url}" if problem else feed.url,
+            style=style,
+        )
+    stdout.print(table)
+    failing_count = sum(1 for f in rows if f.failing)
+    if failing_count:
+        stdout.print(f"[red]{failing_count} failing[/red] (red rows); `feeds list --failing` shows only those")
+
+
+@app.command("add")
+def add_feed(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="Feed URL (http or https).")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    interval: Annotated[str | None, typer.Option("--interval", help='Poll interval, e.g. "15m".')] = None,
+) -> None:
+    """Add a feed to the database (polled by the next `run`)."""
+    from monitor.durations import parse_duration
+
+    if not url.startswith(("http://", "https://")):
+        raise typer.BadParameter("expected an http(s) URL", param_hint="URL")
+    seconds = None
+    if interval:
+        try:
+            seconds = int(parse_duration(interval))
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--interval") from error
+    db = state(ctx).database()
+    with transaction(db):
+        feed, created = feeds.upsert_feed(db, FeedSpec(url=url, name=name, interval_seconds=seconds), datetime.now(UTC))
+    stdout.print(f"{'added' if created else 'already present, updated'}: feed {feed.id} {feed.name} <{feed.url}>")
+
+
+@app.command("remove")
+def remove_feed(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="URL of the feed to stop polling.")],
+) -> None:
+    """Stop polling a feed; its articles and hits are kept."""
+    cli = state(ctx)
+    db = cli.database()
+    with transaction(db):
+        removed = feeds.deactivate_feed(db, url)
+    if not removed:
+        stderr.print(f"no active feed with URL {url}", markup=False)
+        raise typer.Exit(EXIT_PROBLEMS)
+    stdout.print(f"removed {url}")
+    if any(spec.url == url for spec in cli.config().feeds):
+        source = cli.config().source or "the bundled feeds list"
+        stderr.print(f"note: {url} is also in {source}; remove it there or it comes back on the next run", markup=False)

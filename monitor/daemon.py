@@ -1,0 +1,155 @@
+"""Wiring for `run`, `run --once` and `demo`: database, rules, channels, fetcher,
+pipeline, dispatcher and scheduler, started and stopped in the right order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import TextIO
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from alerts.dispatch import Dispatcher
+from alerts.retry import RetryPolicy
+from monitor import schedule
+from monitor.channels import build_channels
+from monitor.config import Config
+from monitor.fetch import Fetcher, user_agent
+from monitor.pipeline import Pipeline, PollSummary
+from monitor.rulesource import RulesHolder
+from storage import RunLock, feeds, open_database, transaction
+
+log = logging.getLogger("minerals_monitor")
+
+RULES_RELOAD_SECONDS = 5
+
+
+def parse_executor() -> Executor:
+    """Worker processes for feedparser, so parsing uses every core and never stalls the loop."""
+    # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
+    return ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1), mp_context=multiprocessing.get_context("spawn"))
+
+
+class Monitor:
+    """The running monitor. Use as `async with Monitor(config) as monitor:`."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        console_stream: TextIO | None = None,
+        transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
+        executor: Executor | None = None,
+        use_process_pool: bool = True,
+        take_lock: bool = True,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.config = config
+        self.console_stream = console_stream
+        self.transport_factory = transport_factory
+        self.executor = executor
+        self.use_process_pool = use_process_pool
+        self.take_lock = take_lock
+        self.now = now
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Monitor:
+        config = self.config
+        if self.take_lock:
+            self._stack.enter_context(RunLock(config.storage_path))
+        self.db = open_database(config.storage_path)
+        self._stack.callback(self.db.close)
+        self.rules = RulesHolder(config.rules_files, known_channels=set(config.channels))
+        self.sync_feeds()
+        self.channels = build_channels(config.channels, self.console_stream)
+        for channel in self.channels.values():
+            self._stack.push_async_callback(channel.aclose)
+        polling = config.polling
+        self.fetcher = Fetcher(
+            concurrency=polling.concurrency,
+            per_host=polling.per_host,
+            host_gap=polling.host_gap,
+            timeout=polling.timeout,
+            connect_timeout=polling.connect_timeout,
+            max_body_bytes=polling.max_body_bytes,
+            user_agent_string=user_agent(polling.contact),
+            transport_factory=self.transport_factory,
+            now=self.now,
+        )
+        self._stack.push_async_callback(self.fetcher.aclose)
+        if self.executor is None and self.use_process_pool:
+            self.executor = parse_executor()
+            self._stack.callback(self.executor.shutdown, cancel_futures=True)
+        self.dispatcher = Dispatcher(
+            self.db,
+            self.channels,
+            RetryPolicy(max_attempts=config.alerts.max_attempts, give_up_after=config.alerts.give_up_after),
+            operator_channel=config.alerts.operator_channel,
+            now=self.now,
+        )
+        self.pipeline = Pipeline(
+            self.db, config, self.fetcher, self.rules, executor=self.executor, on_commit=self.dispatcher.wake, now=self.now
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    def sync_feeds(self) -> None:
+        """Config feeds go into the database; feeds added with `feeds add` stay too."""
+        with transaction(self.db):
+            for spec in self.config.feeds:
+                feeds.upsert_feed(self.db, spec, self.now())
+
+    async def poll_all(self) -> list[PollSummary]:
+        """Poll every active feed once, concurrently (bounded by the fetcher's pool)."""
+        active = feeds.active_feeds(self.db)
+        return list(await asyncio.gather(*(self._poll_logged(feed.id) for feed in active)))
+
+    async def run_once(self) -> list[PollSummary]:
+        summaries = await self.poll_all()
+        await self.dispatcher.drain()
+        return summaries
+
+    async def _poll_logged(self, feed_id: int) -> PollSummary:
+        try:
+            return await self.pipeline.poll_feed(feed_id)
+        except Exception:
+            log.exception("poll of feed %s failed unexpectedly", feed_id)
+            raise
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Poll on schedule and deliver until `stop` is set; then stop cleanly."""
+        scheduler = AsyncIOScheduler(timezone=UTC)
+
+        async def poll_job(feed_id: int) -> None:
+            summary = await self._poll_logged(feed_id)
+            schedule.move_next_run(scheduler, feed_id, feeds.get_feed(self.db, feed_id).next_poll_at)
+            if summary.error and not summary.skipped:
+                log.warning("feed %s (%s): %s", summary.feed_name, summary.url, summary.error)
+
+        active = feeds.active_feeds(self.db)
+        starts = schedule.first_runs(active, self.now(), spread_seconds=min(30.0, len(active) * 0.01))
+        for feed in active:
+            schedule.add_feed_job(scheduler, feed, self.config.polling, poll_job, starts[feed.id])
+        scheduler.add_job(self._reload_rules, "interval", seconds=RULES_RELOAD_SECONDS, id="rules-reload",
+                          max_instances=1, coalesce=True)
+        scheduler.start()
+        dispatching = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        log.info("monitoring %d feeds with %d rules", len(active), len(self.rules.current.ruleset.rules))
+        try:
+            await stop.wait()
+        finally:
+            scheduler.shutdown(wait=False)  # cancels in-flight polls; each poll's writes are one transaction
+            self.dispatcher.stop()  # an in-flight send finishes and is recorded
+            await dispatching
+
+    async def _reload_rules(self) -> None:
+        self.rules.reload_if_changed()

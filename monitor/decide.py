@@ -1,0 +1,119 @@
+"""Pure decisions about a poll: what to record on the feed and when to poll next.
+
+No I/O here: values in, values out, so every branch is tested with a frozen clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.config import PollingConfig
+from monitor.fetch import FetchResult
+from monitor.parse import ParsedFeed
+from storage.types import Feed, PollRecord
+
+# A feed is never disabled by errors alone; backoff tops out here instead.
+MAX_BACKOFF_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class FetchVerdict:
+    """What to do with a fetch: parse the body, or record the poll as it is."""
+
+    parse: bool
+    body_hash: str | None = None
+    reason: str = ""
+
+
+def body_fingerprint(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def judge_fetch(feed: Feed, fetch: FetchResult) -> FetchVerdict:
+    """Parse only a 2xx body that differs from the last one stored (ETag churn is common)."""
+    if not fetch.ok:
+        return FetchVerdict(parse=False, reason="not modified" if fetch.not_modified else (fetch.error or ""))
+    fingerprint = body_fingerprint(fetch.body)
+    if fingerprint == feed.body_hash:
+        return FetchVerdict(parse=False, body_hash=fingerprint, reason="body unchanged")
+    return FetchVerdict(parse=True, body_hash=fingerprint)
+
+
+def base_interval(feed: Feed, polling: PollingConfig, hint_seconds: float | None = None) -> float:
+    """The feed's interval: its own or the default, no lower than min_interval or the feed's hints."""
+    interval = float(feed.interval_seconds or polling.interval)
+    interval = max(interval, polling.min_interval)
+    if hint_seconds:
+        interval = max(interval, min(hint_seconds, polling.max_interval))
+    return interval
+
+
+def jittered(seconds: float, fraction: float, rng: random.Random) -> float:
+    return seconds * (1 + rng.uniform(-fraction, fraction)) if fraction else seconds
+
+
+def backoff_seconds(interval: float, failures: int) -> float:
+    """Exponential backoff from the interval, doubling per consecutive failure, capped at 24 h."""
+    return min(interval * (2 ** max(0, failures - 1)), MAX_BACKOFF_SECONDS) if failures else interval
+
+
+def poll_record(
+    feed: Feed,
+    fetch: FetchResult,
+    verdict: FetchVerdict,
+    parsed: ParsedFeed | None,
+    polling: PollingConfig,
+    now: datetime,
+    rng: random.Random,
+    counts_as_failure: bool = True,
+) -> PollRecord:
+    """The row update for one poll, including when to poll next."""
+    interval = base_interval(feed, polling, parsed.min_interval_hint if parsed else None)
+    interval = max(interval, _cache_hint(fetch))
+    error = fetch.error
+    warning = parsed.warning if parsed else None
+    if parsed is not None and parsed.error:
+        error = parsed.error
+    success = error is None and (fetch.ok or fetch.not_modified)
+    disabled_reason = None
+    if fetch.status == 410:
+        disabled_reason = "410 Gone: the publisher removed this feed; polling stopped (feeds add URL re-enables it)"
+    failures = 0 if success else feed.consecutive_failures + (1 if counts_as_failure else 0)
+    if success:
+        delay = jittered(interval, polling.jitter, rng)
+    else:
+        delay = jittered(backoff_seconds(interval, max(failures, 1)), polling.jitter, rng)
+    if fetch.retry_after is not None and fetch.status in (429, 503):
+        delay = max(delay, min(fetch.retry_after, MAX_BACKOFF_SECONDS))
+    return PollRecord(
+        polled_at=now,
+        success=success,
+        http_status=fetch.status,
+        error=error,
+        warning=warning,
+        etag=fetch.etag if (fetch.ok or fetch.not_modified) else None,
+        last_modified=fetch.last_modified if (fetch.ok or fetch.not_modified) else None,
+        next_poll_at=now + timedelta(seconds=delay),
+        new_url=fetch.permanent_url,
+        disabled_reason=disabled_reason,
+        body_hash=verdict.body_hash if success else None,
+        counts_as_failure=counts_as_failure,
+    )
+
+
+def _cache_hint(fetch: FetchResult) -> float:
+    """Cache-Control max-age as a lower bound on the interval (0 when absent)."""
+    control = fetch.headers.get("cache-control", "")
+    for part in control.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().isdigit():
+            return min(float(value), MAX_BACKOFF_SECONDS)
+    return 0.0
+
+
+def is_old_news(published_at: datetime | None, now: datetime, skip_older_than: float) -> bool:
+    """An entry published long before we first saw it is stored and matched, not alerted."""
+    return published_at is not None and (now - published_at).total_seconds() > skip_older_than

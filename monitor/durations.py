@@ -1,0 +1,46 @@
+"""Durations as operators write them: "90s", "15m", "2h", "1d" (or combined, "1h30m")."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in a duration; raises ValueError with a readable message."""
+    if isinstance(text, bool):
+        raise ValueError("expected a duration like \"90s\", \"15m\", \"2h\" or \"1d\"")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(text)
+    if not isinstance(text, str):
+        raise ValueError("expected a duration like \"90s\", \"15m\", \"2h\" or \"1d\"")
+    compact = text.strip().lower().replace(" ", "")
+    if not compact:
+        raise ValueError("empty duration")
+    position = 0
+    total = 0.0
+    for part in _PART.finditer(compact):
+        if part.start() != position:
+            break
+        total += float(part.group(1)) * _UNITS[part.group(2)]
+        position = part.end()
+    if position != len(compact) or position == 0:
+        raise ValueError(f"{text!r} is not a duration; write e.g. \"90s\", \"15m\", \"2h\" or \"1d\"")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest readable form: 90 -> "1m30s", 7200 -> "2h"."""
+    seconds = int(round(seconds))
+    if seconds <= 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts[:2])

@@ -1,0 +1,34 @@
+"""Errors of the monitor package, and the list of every package's root error.
+
+`rules/` and `storage/` import nothing of ours, so each package has its own root;
+the CLI turns any of `PROJECT_ERRORS` into one clear line and an exit code.
+"""
+
+from __future__ import annotations
+
+from alerts.exceptions import AlertsError
+from rules.exceptions import RulesError
+from storage.exceptions import StorageError
+
+
+class MonitorError(Exception):
+    """Root of the monitor package's errors."""
+
+
+class ConfigError(MonitorError):
+    """The config file is unusable; `problems` has one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class FetchError(MonitorError):
+    """A feed could not be fetched (network, HTTP status, caps)."""
+
+
+class ParseError(MonitorError):
+    """A feed body yielded no entries at all."""
+
+
+PROJECT_ERRORS: tuple[type[Exception], ...] = (MonitorError, RulesError, StorageError, AlertsError)

@@ -1,0 +1,228 @@
+"""Feed bytes to `Article`s: feedparser for RSS/Atom/RDF, our own reader for JSON Feed.
+
+Runs in a worker process (CPU-bound), so it takes and returns plain picklable
+values and never touches the database or the network.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import feedparser
+
+from monitor.canonical import canonical_url
+from monitor.text import html_to_text, one_line
+from storage.types import Article
+
+_SECONDS_PER_PERIOD = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000, "yearly": 31536000}
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What a feed body yielded. `error` is set when it yielded no entries at all."""
+
+    articles: tuple[Article, ...] = ()
+    title: str = ""
+    warning: str | None = None
+    error: str | None = None
+    min_interval_hint: float | None = None  # from RSS ttl / sy:updatePeriod, seconds
+    entry_count: int = 0
+    version: str = ""
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def content_hash(title: str, summary: str, content: str) -> str:
+    return hashlib.sha256(f"{title}\n{summary}\n{content}".encode()).hexdigest()[:32]
+
+
+def parse_feed(body: bytes, headers: dict[str, str], feed_id: int, feed_name: str, base_url: str = "") -> ParsedFeed:
+    """Parse one fetched body; never raises for bad input."""
+    if _looks_like_json(body, headers):
+        return _parse_json_feed(body, feed_id, feed_name)
+    try:
+        parsed = feedparser.parse(body, response_headers={**headers, "content-location": base_url} if base_url else headers)
+    except Exception as error:  # feedparser is defensive; this is the last line against a bug in it
+        return ParsedFeed(error=f"feed parser failed: {type(error).__name__}: {error}")
+    warnings: list[str] = []
+    if parsed.get("bozo"):
+        exception = parsed.get("bozo_exception")
+        warnings.append(f"malformed feed, recovered what could be read: {_describe_bozo(exception)}")
+    raw_entries = parsed.get("entries", [])
+    articles = _articles_from_entries(raw_entries, feed_id, feed_name, warnings)
+    if not articles:
+        reason = warnings[0] if warnings else "no entries in the document"
+        if not parsed.get("version") and not raw_entries:
+            reason = f"not a feed (no RSS, Atom or JSON Feed found): {warnings[0] if warnings else 'unrecognised document'}"
+        return ParsedFeed(error=reason, version=parsed.get("version", ""), warnings=tuple(warnings))
+    channel = parsed.get("feed", {})
+    return ParsedFeed(
+        articles=tuple(articles),
+        title=one_line(html_to_text(channel.get("title", ""))),
+        warning="; ".join(warnings) or None,
+        min_interval_hint=_interval_hint(channel),
+        entry_count=len(raw_entries),
+        version=parsed.get("version", ""),
+        warnings=tuple(warnings),
+    )
+
+
+def _describe_bozo(exception: object) -> str:
+    if exception is None:
+        return "unknown problem"
+    text = str(exception).strip() or type(exception).__name__
+    return f"{type(exception).__name__}: {text}"[:300]
+
+
+def _interval_hint(channel: dict) -> float | None:
+    hints: list[float] = []
+    ttl = channel.get("ttl")
+    if ttl and str(ttl).strip().isdigit():
+        hints.append(int(str(ttl).strip()) * 60)
+    period = str(channel.get("sy_updateperiod", "")).strip().lower()
+    if period in _SECONDS_PER_PERIOD:
+        frequency = str(channel.get("sy_updatefrequency", "1")).strip()
+        divisor = int(frequency) if frequency.isdigit() and int(frequency) > 0 else 1
+        hints.append(_SECONDS_PER_PERIOD[period] / divisor)
+    return max(hints) if hints else None
+
+
+def _entry_time(entry: dict) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            except (OverflowError, ValueError, OSError):
+                continue  # year 1 or 9999: unusable, try the next date
+    return None
+
+
+def _articles_from_entries(entries: list, feed_id: int, feed_name: str, warnings: list[str]) -> list[Article]:
+    drafts = []
+    for entry in entries:
+        title = one_line(html_to_text(entry.get("title", "")))
+        summary = html_to_text(entry.get("summary", "") or entry.get("description", ""))
+        content_parts = [c.get("value", "") for c in entry.get("content", []) or [] if isinstance(c, dict)]
+        content = html_to_text("\n".join(content_parts))
+        if content == summary:
+            content = ""
+        link = (entry.get("link") or "").strip()
+        guid = (entry.get("id") or "").strip() or None
+        if not (title or summary or content):
+            continue
+        drafts.append((guid, link, title, summary, content, _entry_time(entry)))
+    return _keyed_articles(drafts, feed_id, feed_name, warnings)
+
+
+def _keyed_articles(drafts: list, feed_id: int, feed_name: str, warnings: list[str]) -> list[Article]:
+    """Give each entry its identity within the feed: guid, else canonical link, else a text hash.
+
+    A guid repeated inside one document for different links is disambiguated
+    with the link, so two different stories never collapse into one.
+    """
+    links_per_guid: dict[str, set[str]] = {}
+    for guid, link, *_ in drafts:
+        if guid:
+            links_per_guid.setdefault(guid, set()).add(canonical_url(link) if link else "")
+    repeated = {guid for guid, links in links_per_guid.items() if len(links) > 1}
+    if repeated:
+        warnings.append(f"{len(repeated)} guid(s) repeated for different links; told apart by link")
+    articles: list[Article] = []
+    seen_keys: set[str] = set()
+    for guid, link, title, summary, content, published in drafts:
+        url = canonical_url(link) if link.startswith(("http://", "https://")) else ""
+        text_hash = content_hash(title, summary, content)
+        if guid and guid in repeated:
+            key = f"guid:{guid}#{url or text_hash}"
+        elif guid:
+            key = f"guid:{guid}"
+        elif url:
+            key = f"url:{url}"
+        else:
+            key = "hash:" + hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()[:32]
+        if key in seen_keys:
+            continue  # the same entry twice in one document
+        seen_keys.add(key)
+        articles.append(
+            Article(
+                feed_id=feed_id,
+                entry_key=key,
+                url=url,
+                link=link,
+                guid=guid,
+                title=title,
+                summary=summary,
+                content=content,
+                published_at=published,
+                feed_name=feed_name,
+                content_hash=text_hash,
+            )
+        )
+    return articles
+
+
+def _looks_like_json(body: bytes, headers: dict[str, str]) -> bool:
+    content_type = headers.get("content-type", "").lower()
+    if "json" in content_type:
+        return True
+    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def _parse_json_feed(body: bytes, feed_id: int, feed_name: str) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (feedparser 6 does not read it)."""
+    try:
+        document = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return ParsedFeed(error=f"invalid JSON: {error}")
+    if not isinstance(document, dict) or "jsonfeed.org/version" not in str(document.get("version", "")):
+        return ParsedFeed(error="JSON document is not a JSON Feed (no https://jsonfeed.org/version/1.x)")
+    items = document.get("items")
+    if not isinstance(items, list):
+        return ParsedFeed(error="JSON Feed has no items list")
+    warnings: list[str] = []
+    drafts = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            warnings.append(f"item {index} is not an object; skipped")
+            continue
+        title = one_line(html_to_text(_text(item.get("title"))))
+        summary = html_to_text(_text(item.get("summary")))
+        content = html_to_text(_text(item.get("content_html"))) or _text(item.get("content_text")).strip()
+        if not summary:
+            summary, content = content, ""
+        link = _text(item.get("url")).strip() or _text(item.get("external_url")).strip()
+        guid = _text(item.get("id")).strip() or None
+        if not (title or summary):
+            continue
+        drafts.append((guid, link, title, summary, content, _json_time(item, warnings)))
+    articles = _keyed_articles(drafts, feed_id, feed_name, warnings)
+    if not articles:
+        return ParsedFeed(error="JSON Feed has no usable items", warnings=tuple(warnings))
+    return ParsedFeed(
+        articles=tuple(articles),
+        title=one_line(_text(document.get("title"))),
+        warning="; ".join(warnings) or None,
+        entry_count=len(items),
+        version="json" + str(document.get("version", "")).rsplit("/", 1)[-1],
+        warnings=tuple(warnings),
+    )
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _json_time(item: dict, warnings: list[str]) -> datetime | None:
+    for key in ("date_published", "date_modified"):
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None

@@ -1,0 +1,158 @@
+"""The ingest pipeline: one feed poll from fetch to committed outbox rows.
+
+    feed   = storage.feeds.get_feed(id)
+    fetch  = await fetcher.fetch(url, etag, last_modified)       # network, never raises
+    verdict = decide.judge_fetch(feed, fetch)                    # pure: parse or not?
+    parsed = await executor(parse_feed, body, headers)           # CPU, off the event loop
+    with transaction(db):                                        # ONE transaction
+        new, updated = storage.articles.ingest_entries(...)
+        matches = rules.match(new + updated)
+        hits = storage.hits.insert_hits(...)                     # one per (rule, article)
+        storage.deliveries.enqueue(hit, channel)                 # the outbox
+        storage.feeds.record_poll(decide.poll_record(...))
+    dispatcher.wake()                                            # alerts leave after commit
+
+Decisions live in `decide.py` and `routing.py`; this module only orchestrates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from monitor import decide, routing
+from monitor.config import Config
+from monitor.fetch import FetchRequest, FetchResult, Fetcher
+from monitor.parse import ParsedFeed, parse_feed
+from monitor.rulesource import RulesHolder
+from rules.types import Document
+from storage import articles, deliveries, feeds, hits, transaction
+from storage.types import Article, Feed, Hit, MatchedTerm
+
+log = logging.getLogger("minerals_monitor.poll")
+
+
+@dataclass(frozen=True)
+class PollSummary:
+    feed_id: int
+    feed_name: str
+    url: str
+    success: bool
+    http_status: int | None
+    new_articles: int = 0
+    updated_articles: int = 0
+    hits: int = 0
+    error: str | None = None
+    warning: str | None = None
+    skipped: bool = False  # disabled feed, not polled
+
+
+def document_for(article: Article) -> Document:
+    return Document(title=article.title, summary=article.summary, content=article.content, feed=article.feed_name)
+
+
+def match_articles(rules: RulesHolder, batch: list[Article]) -> list[Hit]:
+    """Hits for a batch of articles (pure apart from reading the current rules)."""
+    loaded = rules.current
+    found: list[Hit] = []
+    for article in batch:
+        for match in loaded.matcher.match(document_for(article)):
+            rule = loaded.by_id[match.rule_id]
+            terms = tuple(MatchedTerm(term=t.term, field=t.field, start=t.start, end=t.end, text=t.text) for t in match.terms)
+            found.append(
+                Hit(rule_id=rule.id, article_id=article.id, severity=rule.severity, terms=terms, rule_name=rule.display_name)
+            )
+    return found
+
+
+class Pipeline:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        config: Config,
+        fetcher: Fetcher,
+        rules: RulesHolder,
+        *,
+        executor: Executor | None = None,
+        on_commit: Callable[[], None] = lambda: None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ):
+        self.db = db
+        self.config = config
+        self.fetcher = fetcher
+        self.rules = rules
+        self.executor = executor
+        self.on_commit = on_commit
+        self.now = now
+        self.rng = rng or random.Random()
+
+    async def poll_feed(self, feed_id: int) -> PollSummary:
+        feed = feeds.get_feed(self.db, feed_id)
+        if feed.disabled_reason:
+            return PollSummary(feed.id, feed.name, feed.url, False, feed.http_status, error=feed.disabled_reason, skipped=True)
+        fetch = await self.fetcher.fetch(FetchRequest(feed.url, feed.etag, feed.last_modified))
+        return await self.handle_fetch(feed, fetch)
+
+    async def handle_fetch(self, feed: Feed, fetch: FetchResult, counts_as_failure: bool = True) -> PollSummary:
+        verdict = decide.judge_fetch(feed, fetch)
+        parsed: ParsedFeed | None = None
+        if verdict.parse:
+            parsed = await self._parse(feed, fetch)
+        now = self.now()
+        record = decide.poll_record(feed, fetch, verdict, parsed, self.config.polling, now, self.rng, counts_as_failure)
+        entries = list(parsed.articles) if parsed and not parsed.error else []
+        with transaction(self.db):
+            result = articles.ingest_entries(self.db, feed.id, entries, now)
+            inserted = self._record_hits(list(result.new), list(result.updated), now)
+            feeds.record_poll(self.db, feed.id, record)
+        if inserted:
+            self.on_commit()
+        if record.new_url:
+            log.warning("feed %s moved permanently to %s; stored URL updated", feed.url, record.new_url)
+        if record.disabled_reason:
+            log.warning("feed %s disabled: %s", feed.url, record.disabled_reason)
+        if record.error:
+            log.info("feed %s: %s", feed.url, record.error)
+        return PollSummary(
+            feed_id=feed.id,
+            feed_name=feed.name,
+            url=feed.url,
+            success=record.success,
+            http_status=fetch.status,
+            new_articles=len(result.new),
+            updated_articles=len(result.updated),
+            hits=len(inserted),
+            error=record.error,
+            warning=record.warning,
+        )
+
+    async def _parse(self, feed: Feed, fetch: FetchResult) -> ParsedFeed:
+        args = (fetch.body, fetch.headers, feed.id, feed.name, fetch.final_url or feed.url)
+        loop = asyncio.get_running_loop()
+        try:
+            if self.executor is None:
+                return await asyncio.to_thread(parse_feed, *args)
+            return await loop.run_in_executor(self.executor, parse_feed, *args)
+        except Exception as error:  # a crashed worker process is this feed's error, not the monitor's
+            log.exception("parsing %s failed", feed.url)
+            return ParsedFeed(error=f"parser crashed: {type(error).__name__}: {error}")
+
+    def _record_hits(self, new: list[Article], updated: list[Article], now: datetime) -> list[Hit]:
+        """Match, store hits and their outbox rows; inside the poll's transaction."""
+        found = match_articles(self.rules, new + updated)
+        inserted = hits.insert_hits(self.db, found, now)  # an updated article re-alerts only for new rules
+        by_id = {a.id: a for a in new + updated}
+        for hit in inserted:
+            rule = self.rules.current.by_id[hit.rule_id]
+            status = routing.initial_status(by_id[hit.article_id], self.config.alerts, now)
+            for channel in routing.channels_for(rule, self.config.alerts):
+                deliveries.enqueue(self.db, hit.id, channel, now, status)
+        return inserted

@@ -1,0 +1,68 @@
+"""The APScheduler 3 side: one interval job per feed, rescheduled after each poll.
+
+Each job has its interval and jitter, max_instances=1 (a slow poll is never
+overlapped by the next) and coalesce=True (missed runs collapse into one).
+After a poll, the job's next run moves to the feed's decided next_poll_at, so
+backoff and Retry-After take effect without a second timing mechanism.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import PollingConfig
+from monitor.decide import base_interval
+from storage.types import Feed
+
+
+def job_id(feed_id: int) -> str:
+    return f"feed-{feed_id}"
+
+
+def add_feed_job(
+    scheduler: AsyncIOScheduler,
+    feed: Feed,
+    polling: PollingConfig,
+    poll: Callable[[int], Awaitable[object]],
+    first_run: datetime,
+) -> None:
+    interval = base_interval(feed, polling)
+    scheduler.add_job(
+        poll,
+        IntervalTrigger(seconds=interval, jitter=int(interval * polling.jitter) or None, timezone=UTC),
+        args=[feed.id],
+        id=job_id(feed.id),
+        name=feed.name,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=int(interval),
+        next_run_time=first_run,
+        replace_existing=True,
+    )
+
+
+def move_next_run(scheduler: AsyncIOScheduler, feed_id: int, next_poll_at: datetime | None) -> None:
+    """Apply a poll's decided next time (backoff, Retry-After) to the feed's job."""
+    if next_poll_at is None:
+        return
+    try:
+        scheduler.modify_job(job_id(feed_id), next_run_time=next_poll_at)
+    except JobLookupError:
+        pass  # the feed was removed while it was polling
+
+
+def first_runs(feeds: list[Feed], now: datetime, spread_seconds: float) -> dict[int, datetime]:
+    """Start times for the first polls: due feeds now, spread a little so hosts are not hit at once."""
+    starts = {}
+    count = max(1, len(feeds))
+    for index, feed in enumerate(feeds):
+        if feed.next_poll_at and feed.next_poll_at > now:
+            starts[feed.id] = feed.next_poll_at
+        else:
+            starts[feed.id] = now + timedelta(seconds=spread_seconds * index / count)
+    return starts

@@ -1,0 +1,154 @@
+"""SQL for the articles aggregate: identity, ingest, search."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import datetime
+
+import sqlite_utils
+
+from storage.exceptions import StorageError
+from storage.timefmt import from_db, to_db
+from storage.types import Article, IngestResult
+
+_ARTICLE_COLUMNS = (
+    "a.id, a.feed_id, a.url, a.link, a.guid, a.title, a.summary, a.content, a.published_at, "
+    "a.first_seen_at, a.content_hash, a.story_id, f.name"
+)
+
+
+def _article(row: tuple, entry_key: str = "") -> Article:
+    return Article(
+        id=row[0],
+        feed_id=row[1],
+        url=row[2] or "",
+        link=row[3],
+        guid=row[4],
+        title=row[5],
+        summary=row[6],
+        content=row[7],
+        published_at=from_db(row[8]),
+        first_seen_at=from_db(row[9]),
+        content_hash=row[10],
+        story_id=row[11],
+        feed_name=row[12] or "",
+        entry_key=entry_key,
+    )
+
+
+def ingest_entries(db: sqlite_utils.Database, feed_id: int, entries: list[Article], now: datetime) -> IngestResult:
+    """Store one poll's entries; call inside a transaction.
+
+    Identity: (feed, entry_key) first, then the canonical URL across feeds.
+    An entry already stored under its key with a new content hash is updated
+    in place (and returned as `updated`); one stored by another feed under the
+    same canonical URL gets a source row (seen in both), not a new article.
+    """
+    new: list[Article] = []
+    updated: list[Article] = []
+    unchanged = 0
+    also_seen = 0
+    stamp = to_db(now)
+    for entry in entries:
+        known = db.execute(
+            "SELECT a.id, a.content_hash FROM article_sources s JOIN articles a ON a.id = s.article_id "
+            "WHERE s.feed_id = ? AND s.entry_key = ?",
+            [feed_id, entry.entry_key],
+        ).fetchone()
+        if known:
+            article_id, stored_hash = known
+            if stored_hash == entry.content_hash:
+                unchanged += 1
+                continue
+            db.execute(
+                "UPDATE articles SET title = ?, summary = ?, content = ?, content_hash = ?, "
+                "published_at = coalesce(?, published_at) WHERE id = ?",
+                [entry.title, entry.summary, entry.content, entry.content_hash, to_db(entry.published_at), article_id],
+            )
+            updated.append(replace(entry, id=article_id))
+            continue
+        if entry.url:
+            same_url = db.execute("SELECT id FROM articles WHERE url = ?", [entry.url]).fetchone()
+            if same_url:
+                db.execute(
+                    "INSERT INTO article_sources (feed_id, entry_key, article_id, first_seen_at) VALUES (?, ?, ?, ?)",
+                    [feed_id, entry.entry_key, same_url[0], stamp],
+                )
+                also_seen += 1
+                continue
+        cursor = db.execute(
+            "INSERT INTO articles (feed_id, url, link, guid, title, summary, content, published_at, "
+            "first_seen_at, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                feed_id,
+                entry.url or None,
+                entry.link,
+                entry.guid,
+                entry.title,
+                entry.summary,
+                entry.content,
+                to_db(entry.published_at),
+                stamp,
+                entry.content_hash,
+            ],
+        )
+        article_id = cursor.lastrowid
+        db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [article_id, article_id])
+        db.execute(
+            "INSERT INTO article_sources (feed_id, entry_key, article_id, first_seen_at) VALUES (?, ?, ?, ?)",
+            [feed_id, entry.entry_key, article_id, stamp],
+        )
+        new.append(replace(entry, id=article_id, first_seen_at=now, story_id=article_id))
+    return IngestResult(new=tuple(new), updated=tuple(updated), unchanged=unchanged, also_seen=also_seen)
+
+
+def get_article(db: sqlite_utils.Database, article_id: int) -> Article | None:
+    row = db.execute(
+        f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?",
+        [article_id],
+    ).fetchone()
+    return _article(row) if row else None
+
+
+def articles_since(db: sqlite_utils.Database, since: datetime | None, batch_size: int = 1000):
+    """Yield stored articles first seen at or after `since`, oldest first, in batches."""
+    last_id = 0
+    since_text = to_db(since) if since else ""
+    while True:
+        rows = db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id "
+            "WHERE a.id > ? AND a.first_seen_at >= ? ORDER BY a.id LIMIT ?",
+            [last_id, since_text, batch_size],
+        ).fetchall()
+        if not rows:
+            return
+        yield [_article(row) for row in rows]
+        last_id = rows[-1][0]
+
+
+def count_articles_since(db: sqlite_utils.Database, since: datetime | None) -> int:
+    return db.execute(
+        "SELECT count(*) FROM articles WHERE first_seen_at >= ?", [to_db(since) if since else ""]
+    ).fetchone()[0]
+
+
+def search_articles(db: sqlite_utils.Database, query: str, limit: int = 50) -> list[Article]:
+    """Full-text search over title and summary (FTS5 syntax), best match first."""
+    try:
+        rows = _search_rows(db, query, limit)
+    except sqlite3.OperationalError as error:
+        raise StorageError(f"search query {query!r} is not valid FTS5: {error}") from error
+    return [_article(row) for row in rows]
+
+
+def _search_rows(db: sqlite_utils.Database, query: str, limit: int) -> list[tuple]:
+    return db.execute(
+        f"SELECT {_ARTICLE_COLUMNS} FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
+        "JOIN feeds f ON f.id = a.feed_id WHERE articles_fts MATCH ? ORDER BY articles_fts.rank LIMIT ?",
+        [query, limit],
+    ).fetchall()
+
+
+def count_articles(db: sqlite_utils.Database) -> int:
+    return db.execute("SELECT count(*) FROM articles").fetchone()[0]

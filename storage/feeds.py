@@ -1,0 +1,140 @@
+"""SQL for the feeds aggregate: the list to poll and each feed's health."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlite_utils
+
+from storage.timefmt import from_db, to_db
+from storage.types import Feed, FeedSpec, PollRecord
+
+_FEED_COLUMNS = (
+    "id, url, name, interval_seconds, etag, last_modified, http_status, error, warning, "
+    "consecutive_failures, last_polled_at, last_success_at, next_poll_at, disabled_reason, body_hash, full_text"
+)
+
+
+def _feed(row: tuple, articles_stored: int = 0, new_per_day: float = 0.0) -> Feed:
+    return Feed(
+        id=row[0],
+        url=row[1],
+        name=row[2],
+        interval_seconds=row[3],
+        etag=row[4],
+        last_modified=row[5],
+        http_status=row[6],
+        error=row[7],
+        warning=row[8],
+        consecutive_failures=row[9],
+        last_polled_at=from_db(row[10]),
+        last_success_at=from_db(row[11]),
+        next_poll_at=from_db(row[12]),
+        disabled_reason=row[13],
+        body_hash=row[14],
+        full_text=bool(row[15]),
+        articles_stored=articles_stored,
+        new_per_day=new_per_day,
+    )
+
+
+def upsert_feed(db: sqlite_utils.Database, spec: FeedSpec, now: datetime) -> tuple[Feed, bool]:
+    """Add a feed, or re-activate and update an existing one. Returns (feed, created)."""
+    existing = db.execute("SELECT id FROM feeds WHERE url = ?", [spec.url]).fetchone()
+    name = spec.name or spec.url
+    if existing:
+        db.execute(
+            "UPDATE feeds SET name = ?, interval_seconds = ?, full_text = ?, active = 1 WHERE id = ?",
+            [name, spec.interval_seconds, int(spec.full_text), existing[0]],
+        )
+        return get_feed(db, existing[0]), False
+    cursor = db.execute(
+        "INSERT INTO feeds (url, name, interval_seconds, full_text, created_at) VALUES (?, ?, ?, ?, ?)",
+        [spec.url, name, spec.interval_seconds, int(spec.full_text), to_db(now)],
+    )
+    return get_feed(db, cursor.lastrowid), True
+
+
+def deactivate_feed(db: sqlite_utils.Database, url: str) -> bool:
+    """`feeds remove`: stop polling; the feed's articles and hits stay."""
+    cursor = db.execute("UPDATE feeds SET active = 0 WHERE url = ? AND active = 1", [url])
+    return cursor.rowcount > 0
+
+
+def get_feed(db: sqlite_utils.Database, feed_id: int) -> Feed:
+    row = db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = ?", [feed_id]).fetchone()
+    if row is None:
+        raise KeyError(feed_id)
+    return _feed(row)
+
+
+def feed_by_url(db: sqlite_utils.Database, url: str) -> Feed | None:
+    row = db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url = ?", [url]).fetchone()
+    return _feed(row) if row else None
+
+
+def active_feeds(db: sqlite_utils.Database) -> list[Feed]:
+    rows = db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE active = 1 ORDER BY id").fetchall()
+    return [_feed(row) for row in rows]
+
+
+def feeds_with_health(db: sqlite_utils.Database, now: datetime) -> list[Feed]:
+    """Active feeds with articles stored and the new-articles rate over the last 7 days."""
+    week_ago = to_db(now - timedelta(days=7))
+    rows = db.execute(
+        f"""
+        SELECT {", ".join("f." + c.strip() for c in _FEED_COLUMNS.split(","))},
+               (SELECT count(*) FROM article_sources s WHERE s.feed_id = f.id),
+               (SELECT count(*) FROM article_sources s WHERE s.feed_id = f.id AND s.first_seen_at >= ?)
+        FROM feeds f WHERE f.active = 1 ORDER BY f.id
+        """,
+        [week_ago],
+    ).fetchall()
+    return [_feed(row[:16], articles_stored=row[16], new_per_day=round(row[17] / 7, 2)) for row in rows]
+
+
+def record_poll(db: sqlite_utils.Database, feed_id: int, record: PollRecord) -> None:
+    """Write one poll's outcome on the feed row (health, caching headers, schedule)."""
+    if record.success:
+        failures_sql = "0"
+    elif record.counts_as_failure:
+        failures_sql = "consecutive_failures + 1"
+    else:
+        failures_sql = "consecutive_failures"
+    db.execute(
+        f"""
+        UPDATE feeds SET
+            last_polled_at = ?,
+            http_status = ?,
+            error = ?,
+            warning = ?,
+            etag = coalesce(?, etag),
+            last_modified = coalesce(?, last_modified),
+            next_poll_at = ?,
+            body_hash = coalesce(?, body_hash),
+            disabled_reason = ?,
+            consecutive_failures = {failures_sql},
+            last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END
+        WHERE id = ?
+        """,
+        [
+            to_db(record.polled_at),
+            record.http_status,
+            record.error,
+            record.warning,
+            record.etag,
+            record.last_modified,
+            to_db(record.next_poll_at),
+            record.body_hash,
+            record.disabled_reason,
+            int(record.success),
+            to_db(record.polled_at),
+            feed_id,
+        ],
+    )
+    if record.new_url:
+        # A permanent redirect moves the feed; if the new URL is already a feed, keep both rows.
+        db.execute(
+            "UPDATE feeds SET url = ? WHERE id = ? AND NOT EXISTS (SELECT 1 FROM feeds WHERE url = ?)",
+            [record.new_url, feed_id, record.new_url],
+        )

@@ -1,0 +1,139 @@
+"""The schema, as numbered migrations. PRAGMA user_version is the schema version.
+
+Each index says which query it serves. Never edit a released migration: add one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from storage.exceptions import SchemaTooNewError
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        BEGIN IMMEDIATE;
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,          -- serves: lookup by URL (feeds add/remove, config sync)
+            name TEXT NOT NULL,
+            interval_seconds INTEGER,
+            full_text INTEGER NOT NULL DEFAULT 0,
+            active INTEGER NOT NULL DEFAULT 1,      -- 0 after `feeds remove`; rows stay for their articles
+            etag TEXT,
+            last_modified TEXT,
+            http_status INTEGER,
+            error TEXT,
+            warning TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_polled_at TEXT,
+            last_success_at TEXT,
+            next_poll_at TEXT,
+            disabled_reason TEXT,
+            body_hash TEXT,
+            retry_after_until TEXT,
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),   -- the feed that showed it first
+            url TEXT,                                        -- canonical link, NULL when the entry has none
+            link TEXT NOT NULL DEFAULT '',
+            guid TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL DEFAULT '',
+            published_at TEXT,
+            first_seen_at TEXT NOT NULL,
+            content_hash TEXT NOT NULL DEFAULT '',
+            story_id INTEGER
+        );
+        -- serves: identity across feeds (one row per canonical URL)
+        CREATE UNIQUE INDEX articles_url ON articles(url) WHERE url IS NOT NULL;
+        -- serves: hits list --since, rules backtest --since (range over first_seen_at)
+        CREATE INDEX articles_first_seen ON articles(first_seen_at);
+        -- serves: stories show ID (members of a story)
+        CREATE INDEX articles_story ON articles(story_id);
+
+        -- One row per (feed, entry): an article seen in several feeds has several sources.
+        CREATE TABLE article_sources (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            entry_key TEXT NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            first_seen_at TEXT NOT NULL,
+            PRIMARY KEY (feed_id, entry_key)                 -- serves: is this entry new?
+        );
+        -- serves: articles stored per feed (feeds list), sources of an article
+        CREATE INDEX article_sources_article ON article_sources(article_id);
+
+        CREATE TABLE hits (
+            id INTEGER PRIMARY KEY,
+            rule_id TEXT NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            severity TEXT NOT NULL,
+            rule_name TEXT NOT NULL DEFAULT '',
+            terms TEXT NOT NULL DEFAULT '[]',                -- JSON list of matched terms with spans
+            created_at TEXT NOT NULL,
+            UNIQUE (rule_id, article_id)                     -- serves: exactly one hit per rule and article
+        );
+        -- serves: hits list --since (newest first)
+        CREATE INDEX hits_created ON hits(created_at);
+        -- serves: hits of an article (explain, backtest comparisons)
+        CREATE INDEX hits_article ON hits(article_id);
+
+        -- The transactional outbox: written in the poll's transaction, sent after commit.
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            hit_id INTEGER NOT NULL REFERENCES hits(id),
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL,                            -- pending | sent | failed | dead | muted | skipped
+            attempts INTEGER NOT NULL DEFAULT 0,
+            idempotency_key TEXT NOT NULL UNIQUE,            -- the webhook-id; same on every retry
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT,
+            last_error TEXT,
+            sent_at TEXT,
+            UNIQUE (hit_id, channel)                         -- serves: one delivery per hit and channel
+        );
+        -- serves: the dispatcher's "what is due now" scan
+        CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+
+        -- Full-text index for `hits search`, named and shaped as sqlite-utils' enable_fts
+        -- makes it, so `sqlite-utils search` and Datasette use it as they are.
+        CREATE VIRTUAL TABLE articles_fts USING FTS5 (title, summary, content=[articles]);
+        CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+          INSERT INTO articles_fts (rowid, title, summary) VALUES (new.rowid, new.title, new.summary);
+        END;
+        CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+          INSERT INTO articles_fts (articles_fts, rowid, title, summary) VALUES('delete', old.rowid, old.title, old.summary);
+        END;
+        CREATE TRIGGER articles_au AFTER UPDATE OF title, summary ON articles BEGIN
+          INSERT INTO articles_fts (articles_fts, rowid, title, summary) VALUES('delete', old.rowid, old.title, old.summary);
+          INSERT INTO articles_fts (rowid, title, summary) VALUES (new.rowid, new.title, new.summary);
+        END;
+        PRAGMA user_version = 1;
+        COMMIT;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring the database to SCHEMA_VERSION; returns the version it had before."""
+    current = db.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"database schema version {current} is newer than this monitor's ({SCHEMA_VERSION}); upgrade minerals-monitor"
+        )
+    # Each migration is one script that opens and commits its own transaction and
+    # sets user_version inside it, so a crash leaves the old version or the new one.
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[version - 1](db)
+    return current
