@@ -260,6 +260,14 @@ def _squash(segments: Iterable[Segment]) -> Segments:
     return tuple(out)
 
 
+def _first_space(text: str, low: int, high: int) -> int:
+    """Index of the first whitespace character in text[low:high], or -1."""
+    for index in range(low, high):
+        if text[index].isspace():
+            return index
+    return -1
+
+
 def _last_space(text: str, low: int, high: int) -> int:
     """Index of the last whitespace character in text[low:high], or -1."""
     for index in range(high - 1, low - 1, -1):
@@ -277,8 +285,8 @@ def snippet(text: str, start: int, end: int, spans: Iterable[tuple[int, int]], r
     end = max(start, min(end, len(text)))
     left = max(0, start - radius)
     right = min(len(text), end + radius)
-    if left > 0:  # start at a word: just after the last whitespace before the term
-        cut = _last_space(text, left, start)
+    if left > 0:  # start at a word: just after the first whitespace in the window
+        cut = _first_space(text, left, start)
         left = cut + 1 if cut != -1 else left
     if right < len(text):  # end at a word: at the last whitespace after the term
         cut = _last_space(text, end, right)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import socket
 import time
 from http import HTTPStatus
 from collections.abc import Callable
@@ -249,9 +250,26 @@ def _status_error(status: int) -> str:
     return f"HTTP {status} {phrase}"
 
 
+def _causes(error: BaseException) -> list[BaseException]:
+    """The exception and what caused it (anyio hides the OSError under a generic message)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            chain.extend(current.exceptions)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def _describe(error: httpx.HTTPError, url: str) -> str:
     host = urlsplit(url).hostname or url
     text = str(error) or type(error).__name__
+    causes = _causes(error)
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return f"connection refused by {host}"
+    if any(isinstance(cause, socket.gaierror) for cause in causes):
+        return f"DNS lookup failed for {host}"
     if isinstance(error, httpx.ConnectError):
         if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
             return f"DNS lookup failed for {host}"

@@ -121,7 +121,7 @@ def build_alert(
     return Alert(delivery=delivery, hit=hit, article=article, also_reported_by=tuple(also_reported_by))
 
 
-def story_member(index: int, *, title: str | None = None, url: str | None = None) -> StoryMember:
+def build_story_member(index: int, *, title: str | None = None, url: str | None = None) -> StoryMember:
     return StoryMember(
         article_id=2000 + index,
         url=url or f"https://outlet{index}.example.org/minerals-mou",
@@ -135,6 +135,12 @@ def story_member(index: int, *, title: str | None = None, url: str | None = None
 def make_alert() -> Callable[..., Alert]:
     """The Alert factory (see `build_alert` for the keyword arguments)."""
     return build_alert
+
+
+@pytest.fixture
+def story_member() -> Callable[..., StoryMember]:
+    """Another outlet's copy of the story: story_member(index, title=..., url=...)."""
+    return build_story_member
 
 
 @pytest.fixture
@@ -223,7 +229,7 @@ class Mailbox:
                 "mail_from": envelope.mail_from,
                 "rcpt_tos": list(envelope.rcpt_tos),
                 "content": envelope.content,
-                "tls": session.ssl is not None,
+                "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
                 "authenticated": bool(session.authenticated),
             }
         )
@@ -253,7 +259,7 @@ class SmtpServer:
 def _authenticator(users: dict[str, str]):
     def authenticate(server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and users.get(auth_data.login.decode()) == auth_data.password.decode()
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
     return authenticate
 

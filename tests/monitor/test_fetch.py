@@ -1,0 +1,133 @@
+"""The fetcher against a real local server: one endpoint per behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+
+import pytest
+
+from monitor.fetch import Fetcher, FetchRequest, HostGate, parse_retry_after
+from tests.behaviour_server import BehaviourServer, Response, conditional, gzip_bomb, rss
+from tests.conftest import NOW
+
+BODY = rss(("g1", "Antimony exports", "USSM and FWO"))
+
+
+@pytest.fixture
+def server():
+    with BehaviourServer() as running:
+        yield running
+
+
+def fetch(request: FetchRequest, **options):
+    async def go():
+        async with Fetcher(concurrency=2, host_gap=0.0, **options) as fetcher:
+            return await fetcher.fetch(request)
+
+    return asyncio.run(go())
+
+
+def test_etag_round_trip_gives_304(server):
+    url = server.route("/etag", conditional(BODY))
+    first = fetch(FetchRequest(url))
+    assert first.ok and first.body == BODY and first.etag == '"v1"'
+    second = fetch(FetchRequest(url, etag=first.etag, last_modified=first.last_modified))
+    assert second.not_modified and second.body == b"" and second.error is None
+    assert server.requests_to("/etag")[1].headers["if-none-match"] == '"v1"'
+
+
+def test_last_modified_round_trip_gives_304(server):
+    url = server.route("/lm", conditional(BODY, use_etag=False))
+    first = fetch(FetchRequest(url))
+    second = fetch(FetchRequest(url, last_modified=first.last_modified))
+    assert second.status == 304
+
+
+def test_user_agent_names_the_project_and_contact(server):
+    url = server.route("/ua", conditional(BODY))
+    fetch(FetchRequest(url), user_agent_string="minerals-monitor/test (+mailto:ops@example.org)")
+    assert "minerals-monitor" in server.requests_to("/ua")[0].headers["user-agent"]
+
+
+def test_301_chain_updates_url_but_302_does_not(server):
+    final = server.route("/final", conditional(BODY))
+    server.route("/moved", lambda r: Response(301, headers={"Location": "/final"}))
+    server.route("/moved-twice", lambda r: Response(308, headers={"Location": server.url("/moved")}))
+    server.route("/temp", lambda r: Response(302, headers={"Location": "/final"}))
+    server.route("/mixed", lambda r: Response(301, headers={"Location": "/temp"}))
+    assert fetch(FetchRequest(server.url("/moved-twice"))).permanent_url == final
+    temporary = fetch(FetchRequest(server.url("/temp")))
+    assert temporary.ok and temporary.permanent_url is None and temporary.redirects == ((302, final),)
+    assert fetch(FetchRequest(server.url("/mixed"))).permanent_url is None
+
+
+def test_redirect_loop_stops_after_five(server):
+    server.route("/loop", lambda r: Response(302, headers={"Location": "/loop"}))
+    result = fetch(FetchRequest(server.url("/loop")))
+    assert "more than 5 redirects" in result.error and len(result.redirects) == 6
+
+
+def test_410_and_429_with_both_retry_after_forms(server):
+    assert fetch(FetchRequest(server.route("/gone", lambda r: Response(410, b"gone")))).status == 410
+    seconds = fetch(FetchRequest(server.route("/slow-down", lambda r: Response(429, headers={"Retry-After": "120"}))))
+    assert seconds.retry_after == 120 and seconds.error == "HTTP 429 Too Many Requests"
+    later = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    dated = fetch(FetchRequest(server.route("/busy", lambda r: Response(503, headers={"Retry-After": later}))))
+    assert 3500 < dated.retry_after <= 3600
+
+
+def test_trickling_server_is_cut_at_the_deadline(server):
+    url = server.route("/trickle", lambda r: Response(200, BODY * 4, {"Content-Type": "application/rss+xml"}, trickle=0.2))
+    started = time.monotonic()
+    result = fetch(FetchRequest(url), timeout=1.0)
+    assert time.monotonic() - started < 3
+    assert "timed out" in result.error and result.network_error
+
+
+def test_gzip_bomb_is_cut_off_by_the_cap_after_decompression(server):
+    url = server.route("/bomb", gzip_bomb(50 * 1024 * 1024))
+    result = fetch(FetchRequest(url), max_body_bytes=1024 * 1024)
+    assert "cap" in result.error and result.body == b""
+
+
+def test_oversize_body_is_refused(server):
+    url = server.route("/big", lambda r: Response(200, b"x" * 300_000, {"Content-Type": "application/rss+xml"}))
+    assert "cap" in fetch(FetchRequest(url), max_body_bytes=100_000).error
+
+
+def test_connection_refused_is_a_network_error():
+    result = fetch(FetchRequest("http://127.0.0.1:9/feed.xml"))
+    assert result.network_error and "refused" in result.error
+
+
+def test_retry_after_parsing():
+    assert parse_retry_after("30", NOW) == 30
+    assert parse_retry_after("Fri, 27 Nov 2026 12:10:00 GMT", NOW) == 600
+    assert parse_retry_after("soon", NOW) is None and parse_retry_after(None, NOW) is None
+
+
+def test_host_gate_limits_concurrency_and_spaces_requests():
+    async def go():
+        gate = HostGate(per_host=2, gap=0.05)
+        running = 0
+        peak = 0
+        starts = []
+
+        async def one():
+            nonlocal running, peak
+            async with gate.slot("example.org"):
+                starts.append(time.monotonic())
+                running += 1
+                peak = max(peak, running)
+                await asyncio.sleep(0.02)
+                running -= 1
+
+        await asyncio.gather(*(one() for _ in range(6)))
+        return peak, starts
+
+    peak, starts = asyncio.run(go())
+    assert peak <= 2
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert min(gaps) >= 0.04
