@@ -56,6 +56,7 @@ SEVERITY_COLOURS = {
     "info": "#5f6368",
 }
 DELIVERY_HEADER = "X-Minerals-Monitor-Delivery"
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 _MESSAGE_ID_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=+-]{0,127}")
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
@@ -128,6 +129,11 @@ class EmailChannel:
             raise ChannelConfigError(f"email channel {name!r}: port must be 1-65535, not {port!r}")
         if password and not username:
             raise ChannelConfigError(f"email channel {name!r}: a password is set but no username")
+        if username and security == "none" and host not in LOOPBACK_HOSTS:
+            # smtplib would send the password in clear text over the network.
+            raise ChannelConfigError(
+                f"email channel {name!r}: refusing to log in without TLS to {host}; use security 'starttls' or 'tls'"
+            )
         if isinstance(recipients, str) or not recipients:
             raise ChannelConfigError(f"email channel {name!r}: recipients must be a non-empty list")
         if timeout <= 0:
@@ -289,6 +295,9 @@ class EmailChannel:
         elif isinstance(error, smtplib.SMTPResponseException):
             message = f"SMTP server {where} answered {_reply(error)} during {stage}"
             permanent = error.smtp_code >= 500
+        elif isinstance(error, smtplib.SMTPServerDisconnected) and isinstance(error.__context__, TimeoutError):
+            # smtplib reports a reply that never came as a disconnection.
+            message = f"SMTP {stage} with {where} timed out after {self.timeout:g}s"
         elif isinstance(error, smtplib.SMTPServerDisconnected):
             message = f"SMTP server {where} closed the connection during {stage}"
         elif isinstance(error, smtplib.SMTPNotSupportedError):
@@ -298,7 +307,8 @@ class EmailChannel:
             message = f"SMTP {stage} with {where} failed: {error}"
             permanent = stage == "authentication"  # e.g. "No suitable authentication method found."
         elif isinstance(error, ssl.SSLCertVerificationError):
-            message = f"TLS handshake with {where} failed: certificate not trusted ({error.verify_message or error.reason})"
+            reason = error.verify_message or error.reason
+            message = f"TLS handshake with {where} failed: certificate not trusted ({reason})"
         elif isinstance(error, ssl.SSLError):
             message = f"TLS handshake with {where} failed: {error.reason or error}"
         elif isinstance(error, socket.gaierror):

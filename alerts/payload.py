@@ -141,8 +141,15 @@ def render_within(
     never ends inside an entity (`&amp;`), an escape or a bold run; an ellipsis
     shows where it was cut.
     """
+
     def piece(segment: Segment) -> str:
-        return mark(escape(segment.text.strip())) if segment.marked and segment.text.strip() else escape(segment.text)
+        core = segment.text.strip()
+        if not segment.marked or not core:
+            return escape(segment.text)
+        # Bold markers must touch the word, so surrounding spaces stay outside them.
+        left = segment.text[: len(segment.text) - len(segment.text.lstrip())]
+        right = segment.text[len(segment.text.rstrip()) :]
+        return escape(left) + mark(escape(core)) + escape(right)
 
     full = "".join(piece(segment) for segment in segments)
     if len(full) <= limit:
@@ -253,7 +260,8 @@ def slack_message(alert: Alert) -> dict[str, Any]:
         lines = [_slack_story_line(link) for link in view.also_reported_by]
         body = _lines_within(lines, SLACK_SECTION_LIMIT - 20, lambda n: f"_and {n} more_", SLACK_LINKS)
         blocks.append(_section("*Also reported by*\n" + body))
-    fallback = escape_within(f"[{view.severity_label}] {view.rule_name}: {view.title}", SLACK_FALLBACK_LIMIT, slack_escape)
+    headline = f"[{view.severity_label}] {view.rule_name}: {view.title}"
+    fallback = escape_within(headline, SLACK_FALLBACK_LIMIT, slack_escape)
     return {"text": fallback, "blocks": blocks}
 
 
@@ -276,7 +284,9 @@ DISCORD_LINKS = 10
 
 SEVERITY_COLOURS = {"critical": 0xA50E0E, "high": 0xD93025, "medium": 0xE37400, "low": 0x1A73E8, "info": 0x5F6368}
 
-_DISCORD_MARKDOWN = set("\\*_~`|>[]()#")
+# Bold/italic/strike/code/spoiler/quote/heading markers and link brackets (a
+# link needs "[text]", so escaping the brackets makes "(url)" harmless).
+_DISCORD_MARKDOWN = set("\\*_~`|>[]#")
 
 
 def discord_escape(text: str) -> str:
@@ -329,7 +339,8 @@ def discord_message(alert: Alert) -> dict[str, Any]:
         embed["description"] = render_within(
             view.summary_segments, room, escape=discord_escape, mark=_discord_mark
         )
-    content = escape_within(f"[{view.severity_label}] {view.rule_name}: {view.title}", DISCORD_CONTENT_LIMIT, discord_escape)
+    headline = f"[{view.severity_label}] {view.rule_name}: {view.title}"
+    content = escape_within(headline, DISCORD_CONTENT_LIMIT, discord_escape)
     return {"content": content, "embeds": [embed], "allowed_mentions": {"parse": []}}
 
 
@@ -339,7 +350,8 @@ TEAMS_SUMMARY_LIMIT = 2000
 TEAMS_LINKS = 10
 ADAPTIVE_CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 _TEAMS_COLOURS = {"critical": "Attention", "high": "Attention", "medium": "Warning", "low": "Accent", "info": "Default"}
-_TEAMS_MARKDOWN = set("\\*_[]()`#>~")
+# Adaptive Card TextBlocks understand only bold, italic, lists and links.
+_TEAMS_MARKDOWN = set("\\*_[]")
 
 
 def teams_escape(text: str) -> str:
@@ -360,7 +372,7 @@ def teams_message(alert: Alert) -> dict[str, Any]:
     view = alert_view(alert)
     body: list[dict[str, Any]] = [
         _text_block(
-            teams_escape(f"[{view.severity_label}] {view.rule_name}"),
+            teams_escape(f"{view.severity_label} · {view.rule_name}"),
             weight="Bolder",
             size="Small",
             color=_TEAMS_COLOURS.get(view.severity, "Default"),
@@ -369,7 +381,9 @@ def teams_message(alert: Alert) -> dict[str, Any]:
     ]
     if view.summary_segments:
         body.append(
-            _text_block(render_within(view.summary_segments, TEAMS_SUMMARY_LIMIT, escape=teams_escape, mark=_teams_mark))
+            _text_block(
+                render_within(view.summary_segments, TEAMS_SUMMARY_LIMIT, escape=teams_escape, mark=_teams_mark)
+            )
         )
     facts = [
         {"title": "Rule", "value": escape_within(view.rule_name, 200, teams_escape)},

@@ -276,7 +276,9 @@ def _last_space(text: str, low: int, high: int) -> int:
     return -1
 
 
-def snippet(text: str, start: int, end: int, spans: Iterable[tuple[int, int]], radius: int = SNIPPET_RADIUS) -> Segments:
+def snippet(
+    text: str, start: int, end: int, spans: Iterable[tuple[int, int]], radius: int = SNIPPET_RADIUS
+) -> Segments:
     """The words around text[start:end], with every span inside the window marked.
 
     The window is widened to whole words and shows an ellipsis where it cuts.
@@ -318,8 +320,9 @@ def match_reasons(article: Article, terms: Sequence[MatchedTerm]) -> tuple[Match
         first = min(found, key=lambda t: (_FIELD_ORDER.get(t.field, 9), t.start))
         text = field_text(article, first.field)
         fields = tuple(sorted({t.field for t in found}, key=lambda f: _FIELD_ORDER.get(f, 9)))
-        segments = snippet(text, first.start, first.end, spans_by_field.get(first.field, ()))
-        if not segments:  # the span does not fit the stored text: show the matched words alone
+        if 0 <= first.start < first.end <= len(text):
+            segments = snippet(text, first.start, first.end, spans_by_field.get(first.field, ()))
+        else:  # the span does not fit the stored text: show the matched words alone
             segments = (Segment(one_line(first.text), True),)
         reasons.append(MatchReason(term=name, count=len(found), fields=fields, snippet=segments, field=first.field))
     return tuple(reasons)

@@ -30,6 +30,7 @@ import asyncio
 import base64
 import binascii
 import json
+import re
 import socket
 import ssl
 from contextlib import aclosing
@@ -50,8 +51,10 @@ from storage.types import Alert
 USER_AGENT = "minerals-monitor/0.1 (+alerts webhook)"
 SECRET_PREFIX = "whsec_"
 BODY_EXCERPT_BYTES = 200
+TOTAL_TIMEOUT_GRACE = 1.0  # seconds beyond `timeout` allowed for the whole exchange
 RETRYABLE_STATUSES = frozenset({408, 429})
 # Headers the channel sets itself; configured headers may not replace them.
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "content-length"})
 
 
@@ -65,7 +68,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     value = value.strip()
     if not value:
         return None
-    if value.isdigit():
+    if _DELAY_SECONDS.fullmatch(value):  # RFC 9110 says integer; some services send "1.5"
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -121,7 +124,9 @@ class WebhookChannel:
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ChannelConfigError(f"webhook channel {name!r}: url must be an http(s) URL")
         if format not in FORMATS:
-            raise ChannelConfigError(f"webhook channel {name!r}: format must be one of {', '.join(FORMATS)}, not {format!r}")
+            raise ChannelConfigError(
+                f"webhook channel {name!r}: format must be one of {', '.join(FORMATS)}, not {format!r}"
+            )
         if timeout <= 0:
             raise ChannelConfigError(f"webhook channel {name!r}: timeout must be positive")
         extra: dict[str, str] = {}
@@ -191,7 +196,9 @@ class WebhookChannel:
 
     async def _post(self, body: str, headers: dict[str, str]) -> None:
         try:
-            async with asyncio.timeout(self.timeout):
+            # httpx limits each phase (connect, write, read) and says which one
+            # stalled; this caps the whole exchange, e.g. an answer that trickles in.
+            async with asyncio.timeout(self.timeout + TOTAL_TIMEOUT_GRACE):
                 async with self._client.stream(
                     "POST", self.url, content=body.encode("utf-8"), headers=headers, timeout=self.timeout
                 ) as response:
@@ -202,7 +209,7 @@ class WebhookChannel:
             raise self._transport_error(error) from error
         except TimeoutError as error:  # asyncio.timeout: the whole exchange took too long
             raise DeliveryError(
-                f"webhook {self._host} gave no complete answer within {self.timeout:g}s"
+                f"webhook {self._host} gave no complete answer within {self.timeout + TOTAL_TIMEOUT_GRACE:g}s"
             ) from error
         raise self._status_error(response, excerpt)
 
@@ -227,7 +234,9 @@ class WebhookChannel:
                 "update the channel's url",
                 permanent=True,
             )
-        return DeliveryError(f"webhook {self._host} answered HTTP {status} {response.reason_phrase}{said}", permanent=True)
+        return DeliveryError(
+            f"webhook {self._host} answered HTTP {status} {response.reason_phrase}{said}", permanent=True
+        )
 
     def _transport_error(self, error: httpx.HTTPError) -> DeliveryError:
         """Translate an httpx error into a precise, retryable (or config) DeliveryError."""
@@ -244,13 +253,13 @@ class WebhookChannel:
             return DeliveryError(f"webhook url for {host} is not usable: {error}", permanent=True)
         cause = _root_cause(error)
         if isinstance(cause, socket.gaierror):
-            return DeliveryError(f"DNS lookup of webhook host {urlsplit(self.url).hostname!r} failed: {cause.strerror or cause}")
+            hostname = urlsplit(self.url).hostname
+            return DeliveryError(f"DNS lookup of webhook host {hostname!r} failed: {cause.strerror or cause}")
         if isinstance(cause, ConnectionRefusedError):
             return DeliveryError(f"connection refused by webhook {host}")
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return DeliveryError(
-                f"TLS handshake with webhook {host} failed: certificate not trusted ({cause.verify_message or cause.reason})"
-            )
+            reason = cause.verify_message or cause.reason
+            return DeliveryError(f"TLS handshake with webhook {host} failed: certificate not trusted ({reason})")
         if isinstance(cause, ssl.SSLError):
             return DeliveryError(f"TLS handshake with webhook {host} failed: {cause.reason or cause}")
         if isinstance(error, httpx.RemoteProtocolError):

@@ -368,6 +368,12 @@ class _ReceiverServer(ThreadingHTTPServer):
 
 
 @pytest.fixture
+def reply() -> type[Reply]:
+    """The receiver's answer type: reply(status, headers, body, delay=seconds)."""
+    return Reply
+
+
+@pytest.fixture
 def webhook_receiver() -> Iterator[Callable[..., Receiver]]:
     """Start a receiver: webhook_receiver(secret=None, script=[Reply(...)...], default=Reply(204))."""
     running: list[tuple[_ReceiverServer, threading.Thread]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import traceback
 from datetime import UTC, datetime
 
@@ -267,6 +268,7 @@ def test_digest_message_id_depends_on_its_deliveries(make_alert):
         {"sender": "a@example.com\r\nBcc: x@example.com"},
         {"password": "secret-without-user"},
         {"port": 0},
+        {"host": "smtp.example.com", "username": "monitor", "password": "pw"},  # clear-text login
     ],
 )
 def test_bad_configuration_is_refused(options):
@@ -275,3 +277,14 @@ def test_bad_configuration_is_refused(options):
     with pytest.raises(ChannelConfigError) as caught:
         EmailChannel("ops-mail", **settings)
     assert "secret-without-user" not in str(caught.value)
+
+
+def test_silent_server_times_out_retryably(make_alert):
+    with socket.socket() as listener:  # accepts connections (backlog) but never greets
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        channel = EmailChannel("ops-mail", host="127.0.0.1", port=port, sender=SENDER, recipients=RECIPIENTS, timeout=0.3)
+        error = send_error(channel, make_alert())
+    assert not error.permanent
+    assert str(error) == f"SMTP connect with 127.0.0.1:{port} timed out after 0.3s"
