@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -78,15 +79,22 @@ def list_feeds(
 @app.command("add")
 def add_feed(
     ctx: typer.Context,
-    url: Annotated[str, typer.Argument(help="Feed URL (http or https).")],
-    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    url: Annotated[str, typer.Argument(help="Feed URL, or a site's page that advertises its feed.")],
+    name: Annotated[str, typer.Option("--name", help="Display name (default: the feed's title).")] = "",
     interval: Annotated[str | None, typer.Option("--interval", help='Poll interval, e.g. "15m".')] = None,
+    no_check: Annotated[bool, typer.Option("--no-check", help="Store the URL as given, without fetching it.")] = False,
 ) -> None:
-    """Add a feed to the database (polled by the next `run`)."""
+    """Add a feed (polled by the next `run`); a web page's URL is resolved to the feed it advertises."""
     from monitor.durations import parse_duration
+    from monitor.feedcheck import resolve_feed_url
 
     if not url.startswith(("http://", "https://")):
         raise typer.BadParameter("expected an http(s) URL", param_hint="URL")
+    if not no_check:
+        resolution = resolve_feed_url(url, state(ctx).config().polling)
+        if resolution.note:
+            stderr.print(resolution.note, markup=False)
+        url, name = resolution.url, name or resolution.name
     seconds = None
     if interval:
         try:
@@ -116,3 +124,75 @@ def remove_feed(
     if any(spec.url == url for spec in cli.config().feeds):
         source = cli.config().source or "the bundled feeds list"
         stderr.print(f"note: {url} is also in {source}; remove it there or it comes back on the next run", markup=False)
+
+
+@app.command("check")
+def check_feed(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Argument(help="Feed URL to try.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Dry fetch + parse of URL: status, redirects, caching headers, entries, parser warnings, time."""
+    from monitor.feedcheck import check_feed as run_check
+
+    report = run_check(url, state(ctx).config().polling)
+    if as_json:
+        print_json(report.as_json())
+    else:
+        colour = "green" if report.ok else "red"
+        stdout.print(f"[{colour}]{'OK' if report.ok else 'PROBLEM'}[/{colour}] {url}", highlight=False)
+        stdout.print(f"  HTTP status: {report.status or '-'} in {report.seconds:.2f}s, {report.body_bytes} bytes, "
+                     f"{report.content_type or 'no content type'}", markup=False)
+        for status, location in report.redirects:
+            kind = "permanent: would update the stored URL" if status in (301, 308) else "temporary"
+            stdout.print(f"  redirect {status} ({kind}) -> {location}", markup=False)
+        for header, value in report.caching.items():
+            stdout.print(f"  {header}: {value}", markup=False)
+        if not report.caching:
+            stdout.print("  no ETag or Last-Modified: every poll downloads the whole feed", markup=False)
+        if report.entries:
+            stdout.print(f"  {report.feed_version or 'feed'} \"{report.feed_title}\": {report.entries} entries", markup=False)
+            for title in report.sample_titles:
+                stdout.print(f"    - {title}", markup=False)
+        for warning in report.warnings:
+            stdout.print(f"  warning: {warning}", markup=False)
+        if report.error:
+            stdout.print(f"  error: {report.error}", markup=False)
+        for feed_url, title in report.discovered:
+            stdout.print(f"  advertised feed: {feed_url} {title}", markup=False)
+    if not report.ok:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@app.command("import")
+def import_opml(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="OPML file.", exists=True, dir_okay=False)],
+) -> None:
+    """Add every feed of an OPML file (existing ones are updated, not doubled)."""
+    from monitor.opml import read_opml
+
+    specs = read_opml(file.read_bytes(), str(file))
+    db = state(ctx).database()
+    created = 0
+    with transaction(db):
+        for spec in specs:
+            created += feeds.upsert_feed(db, spec, datetime.now(UTC))[1]
+    stdout.print(f"imported {len(specs)} feeds from {file}: {created} new, {len(specs) - created} already present")
+
+
+@app.command("export")
+def export_opml(
+    ctx: typer.Context,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")] = None,
+) -> None:
+    """Write the feeds list as OPML 2.0."""
+    from monitor.opml import write_opml
+
+    db = state(ctx).database()
+    text = write_opml(feeds.active_feeds(db))
+    if output:
+        output.write_text(text, encoding="utf-8")
+        stderr.print(f"wrote {output}")
+    else:
+        print(text, end="")

@@ -32,6 +32,8 @@ class PollingConfig:
     interval: float = 15 * 60
     min_interval: float = 60
     max_interval: float = 24 * 3600
+    adaptive: bool = True  # poll busy feeds more often, quiet ones less (per-feed `adaptive = false`)
+    adaptive_max: float = 2 * 3600
     jitter: float = 0.1  # fraction of the interval
     concurrency: int = 32
     per_host: int = 2
@@ -240,7 +242,7 @@ def _size(value: Any) -> int:
 def _polling(table: dict[str, Any], where: str, problems: list[str]) -> PollingConfig:
     p = "polling."
     allowed = {
-        "interval", "min_interval", "max_interval", "jitter", "concurrency", "per_host", "host_gap",
+        "interval", "min_interval", "max_interval", "adaptive", "adaptive_max", "jitter", "concurrency", "per_host", "host_gap",
         "timeout", "connect_timeout", "max_body", "contact", "allow_private_addresses",
     }
     _unknown_keys(table, allowed, where, p, problems)
@@ -259,6 +261,10 @@ def _polling(table: dict[str, Any], where: str, problems: list[str]) -> PollingC
     if not isinstance(contact, str):
         problems.append(f"{where}: {p}contact: expected a URL or e-mail address as text")
         contact = defaults.contact
+    adaptive = table.get("adaptive", True)
+    if not isinstance(adaptive, bool):
+        problems.append(f"{where}: {p}adaptive: expected true or false")
+        adaptive = True
     allow_private = table.get("allow_private_addresses", False)
     if not isinstance(allow_private, bool):
         problems.append(f"{where}: {p}allow_private_addresses: expected true or false")
@@ -267,6 +273,8 @@ def _polling(table: dict[str, Any], where: str, problems: list[str]) -> PollingC
         interval=_duration(table, "interval", defaults.interval, where, p, problems),
         min_interval=_duration(table, "min_interval", defaults.min_interval, where, p, problems),
         max_interval=_duration(table, "max_interval", defaults.max_interval, where, p, problems),
+        adaptive=adaptive,
+        adaptive_max=_duration(table, "adaptive_max", defaults.adaptive_max, where, p, problems),
         jitter=float(jitter),
         concurrency=_int(table, "concurrency", defaults.concurrency, where, p, problems),
         per_host=_int(table, "per_host", defaults.per_host, where, p, problems),
@@ -293,7 +301,7 @@ def _feeds(value: Any, where: str, problems: list[str]) -> tuple[FeedSpec, ...]:
         if not isinstance(item, dict):
             problems.append(f"{where}: {key}: expected a table with at least url")
             continue
-        _unknown_keys(item, {"url", "name", "interval", "full_text"}, where, f"{key}.", problems)
+        _unknown_keys(item, {"url", "name", "interval", "full_text", "adaptive"}, where, f"{key}.", problems)
         url = item.get("url")
         if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+", url.strip()):
             problems.append(f"{where}: {key}.url: expected an http(s) URL, got {url!r}")
@@ -317,7 +325,11 @@ def _feeds(value: Any, where: str, problems: list[str]) -> tuple[FeedSpec, ...]:
         if not isinstance(full_text, bool):
             problems.append(f"{where}: {key}.full_text: expected true or false")
             full_text = False
-        feeds.append(FeedSpec(url=url, name=name, interval_seconds=interval, full_text=full_text))
+        adaptive = item.get("adaptive", True)
+        if not isinstance(adaptive, bool):
+            problems.append(f"{where}: {key}.adaptive: expected true or false")
+            adaptive = True
+        feeds.append(FeedSpec(url=url, name=name, interval_seconds=interval, full_text=full_text, adaptive=adaptive))
     return tuple(feeds)
 
 

@@ -104,8 +104,12 @@ class Monitor:
 
     def sync_feeds(self) -> None:
         """Config feeds go into the database; feeds added with `feeds add` stay too."""
+        floor = self.config.polling.min_interval
         with transaction(self.db):
             for spec in self.config.feeds:
+                if spec.interval_seconds is not None and spec.interval_seconds < floor:
+                    log.warning("feed %s: interval %ss is below [polling] min_interval; raised to %ss",
+                                spec.url, spec.interval_seconds, int(floor))
                 feeds.upsert_feed(self.db, spec, self.now())
 
     async def poll_all(self) -> list[PollSummary]:

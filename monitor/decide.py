@@ -5,6 +5,7 @@ No I/O here: values in, values out, so every branch is tested with a frozen cloc
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import random
 from dataclasses import dataclass
@@ -43,12 +44,32 @@ def judge_fetch(feed: Feed, fetch: FetchResult) -> FetchVerdict:
 
 
 def base_interval(feed: Feed, polling: PollingConfig, hint_seconds: float | None = None) -> float:
-    """The feed's interval: its own or the default, no lower than min_interval or the feed's hints."""
-    interval = float(feed.interval_seconds or polling.interval)
+    """The feed's interval: its own, else the adaptive one, else the default;
+    never below min_interval or the feed's own hints (ttl, sy:updatePeriod)."""
+    if feed.interval_seconds:
+        interval = float(feed.interval_seconds)
+    elif polling.adaptive and feed.adaptive and feed.adaptive_interval_seconds:
+        interval = float(feed.adaptive_interval_seconds)
+    else:
+        interval = float(polling.interval)
     interval = max(interval, polling.min_interval)
     if hint_seconds:
         interval = max(interval, min(hint_seconds, polling.max_interval))
     return interval
+
+
+def observed_interval(published: list[datetime], now: datetime, polling: PollingConfig) -> int | None:
+    """Half the mean gap between the feed's recent entries, within [min_interval, adaptive_max].
+
+    Half, so a new entry waits on average a quarter of its feed's publishing gap.
+    None when the feed shows too few dated entries to tell.
+    """
+    recent = sorted(t for t in published if t <= now and (now - t).days <= 30)
+    if len(recent) < 3:
+        return None
+    span = (recent[-1] - recent[0]).total_seconds()
+    gap = max(span / (len(recent) - 1), 1.0)
+    return int(min(max(gap / 2, polling.min_interval), polling.adaptive_max))
 
 
 def jittered(seconds: float, fraction: float, rng: random.Random) -> float:
@@ -72,7 +93,7 @@ def poll_record(
 ) -> PollRecord:
     """The row update for one poll, including when to poll next."""
     interval = base_interval(feed, polling, parsed.min_interval_hint if parsed else None)
-    interval = max(interval, _cache_hint(fetch))
+    interval = max(interval, _cache_hint(fetch, now))
     error = fetch.error
     warning = parsed.warning if parsed else None
     if parsed is not None and parsed.error:
@@ -88,8 +109,12 @@ def poll_record(
         delay = jittered(backoff_seconds(interval, max(failures, 1)), polling.jitter, rng)
     if fetch.retry_after is not None and fetch.status in (429, 503):
         delay = max(delay, min(fetch.retry_after, MAX_BACKOFF_SECONDS))
+    adaptive = None
+    if parsed is not None and parsed.articles:
+        adaptive = observed_interval([a.published_at for a in parsed.articles if a.published_at], now, polling)
     return PollRecord(
         polled_at=now,
+        adaptive_interval_seconds=adaptive,
         success=success,
         http_status=fetch.status,
         error=error,
@@ -104,13 +129,21 @@ def poll_record(
     )
 
 
-def _cache_hint(fetch: FetchResult) -> float:
-    """Cache-Control max-age as a lower bound on the interval (0 when absent)."""
+def _cache_hint(fetch: FetchResult, now: datetime) -> float:
+    """Cache-Control max-age, else Expires, as a lower bound on the interval (0 when absent)."""
     control = fetch.headers.get("cache-control", "")
     for part in control.split(","):
         name, _, value = part.strip().partition("=")
         if name.lower() == "max-age" and value.strip().isdigit():
             return min(float(value), MAX_BACKOFF_SECONDS)
+    expires = fetch.headers.get("expires")
+    if expires:
+        try:
+            when = email.utils.parsedate_to_datetime(expires)
+        except (TypeError, ValueError, IndexError):
+            return 0.0
+        if when is not None and when.tzinfo is not None:
+            return min(max(0.0, (when - now).total_seconds()), MAX_BACKOFF_SECONDS)
     return 0.0
 
 

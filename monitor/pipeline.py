@@ -20,16 +20,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import sqlite_utils
 
 from monitor import decide, routing
 from monitor.config import Config
 from monitor.fetch import FetchRequest, FetchResult, Fetcher
+from monitor.outage import FetchOutcome, OutageDetector
 from monitor.parse import ParsedFeed, parse_feed
 from monitor.rulesource import RulesHolder
 from rules.types import Document
@@ -93,13 +96,21 @@ class Pipeline:
         self.on_commit = on_commit
         self.now = now
         self.rng = rng or random.Random()
+        self.outages = OutageDetector()
 
     async def poll_feed(self, feed_id: int) -> PollSummary:
         feed = feeds.get_feed(self.db, feed_id)
         if feed.disabled_reason:
             return PollSummary(feed.id, feed.name, feed.url, False, feed.http_status, error=feed.disabled_reason, skipped=True)
         fetch = await self.fetcher.fetch(FetchRequest(feed.url, feed.etag, feed.last_modified))
-        return await self.handle_fetch(feed, fetch)
+        outcome = FetchOutcome(time.monotonic(), urlsplit(feed.url).hostname or "", fetch.network_error)
+        if self.outages.record(outcome):
+            log.error(
+                "network outage: most recent fetches across several hosts got no answer (last: %s); "
+                "until it ends, failures are not counted against the feeds",
+                fetch.error,
+            )
+        return await self.handle_fetch(feed, fetch, counts_as_failure=self.outages.counts_against_feed(outcome))
 
     async def handle_fetch(self, feed: Feed, fetch: FetchResult, counts_as_failure: bool = True) -> PollSummary:
         verdict = decide.judge_fetch(feed, fetch)

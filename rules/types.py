@@ -105,6 +105,9 @@ class RuleSet:
     rules: tuple[Rule, ...] = ()
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    # Worth telling, but no reason to refuse the rules (e.g. a feed name that
+    # no configured feed has yet). Not counted by `ok`.
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -11,7 +11,8 @@ from storage.types import Feed, FeedSpec, PollRecord
 
 _FEED_COLUMNS = (
     "id, url, name, interval_seconds, etag, last_modified, http_status, error, warning, "
-    "consecutive_failures, last_polled_at, last_success_at, next_poll_at, disabled_reason, body_hash, full_text"
+    "consecutive_failures, last_polled_at, last_success_at, next_poll_at, disabled_reason, body_hash, full_text, "
+    "adaptive_interval_seconds, adaptive"
 )
 
 
@@ -33,6 +34,8 @@ def _feed(row: tuple, articles_stored: int = 0, new_per_day: float = 0.0) -> Fee
         disabled_reason=row[13],
         body_hash=row[14],
         full_text=bool(row[15]),
+        adaptive_interval_seconds=row[16],
+        adaptive=bool(row[17]),
         articles_stored=articles_stored,
         new_per_day=new_per_day,
     )
@@ -44,13 +47,13 @@ def upsert_feed(db: sqlite_utils.Database, spec: FeedSpec, now: datetime) -> tup
     name = spec.name or spec.url
     if existing:
         db.execute(
-            "UPDATE feeds SET name = ?, interval_seconds = ?, full_text = ?, active = 1 WHERE id = ?",
-            [name, spec.interval_seconds, int(spec.full_text), existing[0]],
+            "UPDATE feeds SET name = ?, interval_seconds = ?, full_text = ?, adaptive = ?, active = 1 WHERE id = ?",
+            [name, spec.interval_seconds, int(spec.full_text), int(spec.adaptive), existing[0]],
         )
         return get_feed(db, existing[0]), False
     cursor = db.execute(
-        "INSERT INTO feeds (url, name, interval_seconds, full_text, created_at) VALUES (?, ?, ?, ?, ?)",
-        [spec.url, name, spec.interval_seconds, int(spec.full_text), to_db(now)],
+        "INSERT INTO feeds (url, name, interval_seconds, full_text, adaptive, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        [spec.url, name, spec.interval_seconds, int(spec.full_text), int(spec.adaptive), to_db(now)],
     )
     return get_feed(db, cursor.lastrowid), True
 
@@ -90,7 +93,8 @@ def feeds_with_health(db: sqlite_utils.Database, now: datetime) -> list[Feed]:
         """,
         [week_ago],
     ).fetchall()
-    return [_feed(row[:16], articles_stored=row[16], new_per_day=round(row[17] / 7, 2)) for row in rows]
+    width = len(_FEED_COLUMNS.split(","))
+    return [_feed(row[:width], articles_stored=row[width], new_per_day=round(row[width + 1] / 7, 2)) for row in rows]
 
 
 def record_poll(db: sqlite_utils.Database, feed_id: int, record: PollRecord) -> None:
@@ -112,6 +116,7 @@ def record_poll(db: sqlite_utils.Database, feed_id: int, record: PollRecord) -> 
             last_modified = coalesce(?, last_modified),
             next_poll_at = ?,
             body_hash = coalesce(?, body_hash),
+            adaptive_interval_seconds = coalesce(?, adaptive_interval_seconds),
             disabled_reason = ?,
             consecutive_failures = {failures_sql},
             last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END
@@ -126,6 +131,7 @@ def record_poll(db: sqlite_utils.Database, feed_id: int, record: PollRecord) -> 
             record.last_modified,
             to_db(record.next_poll_at),
             record.body_hash,
+            record.adaptive_interval_seconds,
             record.disabled_reason,
             int(record.success),
             to_db(record.polled_at),

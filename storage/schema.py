@@ -20,7 +20,9 @@ def _v1(db: sqlite_utils.Database) -> None:
             id INTEGER PRIMARY KEY,
             url TEXT NOT NULL UNIQUE,          -- serves: lookup by URL (feeds add/remove, config sync)
             name TEXT NOT NULL,
-            interval_seconds INTEGER,
+            interval_seconds INTEGER,              -- the operator's interval, NULL: default/adaptive
+            adaptive_interval_seconds INTEGER,     -- from the observed publishing rate
+            adaptive INTEGER NOT NULL DEFAULT 1,
             full_text INTEGER NOT NULL DEFAULT 0,
             active INTEGER NOT NULL DEFAULT 1,      -- 0 after `feeds remove`; rows stay for their articles
             etag TEXT,

@@ -36,6 +36,8 @@ class Feed:
     full_text: bool = False
     articles_stored: int = 0
     new_per_day: float = 0.0
+    adaptive_interval_seconds: int | None = None
+    adaptive: bool = True
 
     @property
     def failing(self) -> bool:
@@ -137,6 +139,7 @@ class FeedSpec:
     name: str = ""
     interval_seconds: int | None = None
     full_text: bool = False
+    adaptive: bool = True
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ class PollRecord:
     disabled_reason: str | None = None
     body_hash: str | None = None
     counts_as_failure: bool = True
+    adaptive_interval_seconds: int | None = None  # None: keep the stored value
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,292 @@
+"""Compile rules into one `Matcher` (DESIGN.md decision 4).
+
+    rules --parse--> query trees --expand aliases, push field scopes down--> plans
+    every term of every plan -> one KeySpec -> ONE Aho-Corasick automaton
+    every plan -> a necessary condition (clauses of keys) -> an index of rules
+
+Matching a document then costs one pass of the automaton per field (cost grows
+with the text) plus the evaluation of the few rules whose necessary condition
+the found keys satisfy (cost grows with the matches, not with the rule count).
+
+Necessary condition: a list of clauses, each a set of keys, such that the rule
+can be true only if every clause has a key present somewhere in the document.
+`gold AND (copper OR tin) NOT silver` needs [{gold}, {copper, tin}]. A rule is
+indexed under the keys of its most selective clause (primary) and, when it
+has one, checked against a second clause (secondary) with one set operation
+before its full test runs. Selectivity is guessed from how many rules share a
+key (a word many rules use is likely a common word) with small nudges for
+phrases, short words and wildcards. A query with no clause at all could match
+by negation alone (`NOT gold`) and is rejected: the loader reports it, and
+`compile_rules` raises.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import product
+from typing import Iterable, Mapping
+
+import ahocorasick
+
+from .exceptions import RulesError
+from .match import CompiledRule, Matcher
+from .plan import ALL_FIELDS, AllOf, AnyOf, KeySpec, NoneOf, PlanNode, Proximity, Scope, TermRef
+from .query import AliasRef, And, Field, Near, Node, Not, Or, Term, format_query, parse_query
+from .types import FIELDS, Rule
+
+__all__ = ["compile_rules", "necessary_clauses", "parse_alias_entries", "KeyRegistry", "plan_query"]
+
+MAX_CLAUSES_FROM_OR = 8
+
+
+class KeyRegistry:
+    """Distinct KeySpecs, numbered in order of first use."""
+
+    def __init__(self) -> None:
+        self.specs: list[KeySpec] = []
+        self._ids: dict[tuple[tuple[str, ...], bool], int] = {}
+
+    def id_for(self, words: tuple[str, ...], wildcard: bool) -> int:
+        key = (words, wildcard)
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self.specs)
+            self.specs.append(KeySpec.make(words, wildcard))
+        return found
+
+
+def parse_alias_entries(name: str, entries: Iterable[str]) -> tuple[Term, ...]:
+    """Parse an alias list; each entry must be one word or "phrase"."""
+    terms = []
+    for entry in entries:
+        node = parse_query(entry)
+        if not isinstance(node, Term):
+            raise RulesError(f"alias @{name}: entry {entry!r} is not a single word or phrase")
+        terms.append(node)
+    if not terms:
+        raise RulesError(f"alias @{name} is empty")
+    return tuple(terms)
+
+
+def plan_query(
+    node: Node,
+    aliases: Mapping[str, tuple[Term, ...]],
+    keys: KeyRegistry,
+    fields: tuple[int, ...] = ALL_FIELDS,
+) -> PlanNode:
+    """Turn a query tree into a plan; unknown aliases raise RulesError."""
+    label = format_query(node)
+    if isinstance(node, Term):
+        return _term_ref(node, keys, fields, label)
+    if isinstance(node, AliasRef):
+        terms = aliases.get(node.name)
+        if terms is None:
+            raise RulesError(f"unknown alias @{node.name}")
+        return AnyOf(label, tuple(_term_ref(t, keys, fields, format_query(t)) for t in terms))
+    if isinstance(node, And):
+        return AllOf(label, tuple(plan_query(c, aliases, keys, fields) for c in node.children))
+    if isinstance(node, Or):
+        return AnyOf(label, tuple(plan_query(c, aliases, keys, fields) for c in node.children))
+    if isinstance(node, Not):
+        return NoneOf(label, plan_query(node.child, aliases, keys, fields))
+    if isinstance(node, Near):
+        left = plan_query(node.left, aliases, keys, fields)
+        right = plan_query(node.right, aliases, keys, fields)
+        return Proximity(
+            label,
+            tuple(_refs(left)),
+            tuple(_refs(right)),
+            node.distance,
+            node.ordered,
+            fields,
+            left,
+            right,
+        )
+    if isinstance(node, Field):
+        index = FIELDS.index(node.field)
+        scoped = tuple(f for f in fields if f == index)
+        return Scope(label, node.field, plan_query(node.expr, aliases, keys, scoped))
+    raise TypeError(f"not a query node: {node!r}")  # pragma: no cover
+
+
+def _term_ref(term: Term, keys: KeyRegistry, fields: tuple[int, ...], label: str) -> TermRef:
+    words = term.words
+    return TermRef(label, keys.id_for(words, term.wildcard), len(words), term.case_sensitive, fields, term.written)
+
+
+def _refs(node: PlanNode) -> list[TermRef]:
+    if isinstance(node, TermRef):
+        return [node]
+    assert isinstance(node, AnyOf)  # the parser allows only terms, aliases and ORs of them
+    return [ref for child in node.children for ref in _refs(child)]
+
+
+# --- necessary conditions ---------------------------------------------------
+
+
+def necessary_clauses(node: PlanNode) -> list[frozenset[int]] | None:
+    """Clauses of keys the plan needs (see module docstring); None: no positive need."""
+    if isinstance(node, TermRef):
+        return [frozenset((node.key,))]
+    if isinstance(node, AllOf):
+        out: list[frozenset[int]] = []
+        for child in node.children:
+            need = necessary_clauses(child)
+            if need:
+                out.extend(need)
+        return out or None
+    if isinstance(node, AnyOf):
+        combined: list[frozenset[int]] = [frozenset()]
+        for child in node.children:
+            need = necessary_clauses(child)
+            if not need:
+                return None  # this branch can be true with nothing present
+            if len(combined) * len(need) > MAX_CLAUSES_FROM_OR:
+                need = [min(need, key=len)]
+            combined = [a | b for a, b in product(combined, need)]
+        return list(dict.fromkeys(combined))
+    if isinstance(node, NoneOf):
+        return None
+    if isinstance(node, Proximity):
+        return [frozenset(r.key for r in node.left), frozenset(r.key for r in node.right)]
+    if isinstance(node, Scope):
+        return necessary_clauses(node.child)
+    raise TypeError(node)  # pragma: no cover
+
+
+# --- truth functions ----------------------------------------------------------
+
+
+def _attach_tests(node: PlanNode) -> None:
+    """Set `node.test` on every node; the closures call the context of match.py."""
+    if isinstance(node, TermRef):
+        key, fields = node.key, node.fields
+        if node.case_sensitive:
+            node.test = lambda ctx, n=node: ctx.term_found(n)
+        elif fields == ALL_FIELDS:
+            node.test = lambda ctx: key in ctx.present_any
+        elif not fields:
+            node.test = lambda ctx: False
+        else:
+            node.test = lambda ctx: ctx.key_in_fields(key, fields)
+        return
+    if isinstance(node, (AllOf, AnyOf)):
+        for child in node.children:
+            _attach_tests(child)
+        tests = tuple(c.test for c in node.children)
+        if isinstance(node, AnyOf) and all(_is_plain(c) for c in node.children):
+            keys = frozenset(c.key for c in node.children)  # type: ignore[attr-defined]
+            node.test = lambda ctx: not keys.isdisjoint(ctx.present_any)
+        elif len(tests) == 2:
+            a, b = tests
+            node.test = (lambda ctx: a(ctx) and b(ctx)) if isinstance(node, AllOf) else (lambda ctx: a(ctx) or b(ctx))
+        elif isinstance(node, AllOf):
+            node.test = lambda ctx: all(t(ctx) for t in tests)
+        else:
+            node.test = lambda ctx: any(t(ctx) for t in tests)
+        return
+    if isinstance(node, NoneOf):
+        _attach_tests(node.child)
+        inner = node.child.test
+        node.test = lambda ctx: not inner(ctx)
+        return
+    if isinstance(node, Proximity):
+        for ref in (*node.left, *node.right):
+            _attach_tests(ref)
+        _attach_tests(node.left_node)
+        _attach_tests(node.right_node)
+        node.test = lambda ctx, n=node: ctx.near_found(n)
+        return
+    if isinstance(node, Scope):
+        _attach_tests(node.child)
+        node.test = node.child.test
+        return
+    raise TypeError(node)  # pragma: no cover
+
+
+def _is_plain(node: PlanNode) -> bool:
+    return isinstance(node, TermRef) and not node.case_sensitive and node.fields == ALL_FIELDS
+
+
+# --- the whole rule set -------------------------------------------------------
+
+
+def compile_rules(rules: Iterable[Rule], aliases: Mapping[str, Iterable[str]] | None = None) -> Matcher:
+    """Compile rules (and the aliases their queries use) into one Matcher.
+
+    aliases: name -> entries, each a word or "phrase" in query syntax.
+    Raises RuleSyntaxError for a query that does not parse and RulesError for
+    an unknown alias, a duplicate id or a query that could match by negation
+    alone. Rules from `load_rules` have passed all these checks already.
+    """
+    parsed_aliases = {name: parse_alias_entries(name, entries) for name, entries in (aliases or {}).items()}
+    keys = KeyRegistry()
+    compiled: list[CompiledRule] = []
+    seen: set[str] = set()
+    for index, rule in enumerate(rules):
+        if rule.id in seen:
+            raise RulesError(f"duplicate rule id {rule.id!r}")
+        seen.add(rule.id)
+        compiled.append(_compile_rule(index, rule, parsed_aliases, keys))
+
+    automaton = ahocorasick.Automaton()
+    for key_id, spec in enumerate(keys.specs):
+        automaton.add_word(spec.ac_key, key_id)
+    if keys.specs:
+        automaton.make_automaton()
+
+    single, paired = _index(compiled, keys.specs)
+    return Matcher(compiled, keys.specs, automaton if keys.specs else None, single, paired)
+
+
+def _compile_rule(index: int, rule: Rule, aliases: Mapping[str, tuple[Term, ...]], keys: KeyRegistry) -> CompiledRule:
+    tree = parse_query(rule.query)  # RuleSyntaxError propagates as it is
+    fields = tuple(FIELDS.index(f) for f in FIELDS if f in rule.fields)
+    try:
+        plan = plan_query(tree, aliases, keys, fields)
+    except RulesError as e:
+        raise RulesError(f"rule {rule.id!r}: {e}") from e
+    clauses = necessary_clauses(plan)
+    if not clauses:
+        raise RulesError(f"rule {rule.id!r}: query {rule.query!r} could match by negation alone; add a positive term")
+    _attach_tests(plan)
+    feeds = frozenset(rule.feeds) if rule.feeds is not None else None
+    return CompiledRule(index, rule, plan, clauses, feeds)
+
+
+def _index(
+    compiled: list[CompiledRule], specs: list[KeySpec]
+) -> tuple[dict[int, tuple[int, ...]], dict[int, tuple[tuple[int, frozenset[int]], ...]]]:
+    """Postings: key -> rules whose primary clause holds the key."""
+    popularity: Counter[int] = Counter()
+    for cr in compiled:
+        popularity.update({k for clause in cr.clauses for k in clause})
+
+    def key_cost(k: int) -> float:
+        spec = specs[k]
+        cost = float(popularity[k])
+        if spec.wildcard:
+            cost *= 3
+        if len(spec.words) > 1:
+            cost *= 0.5
+        elif len(spec.words[0]) <= 3:
+            cost *= 2
+        return cost
+
+    single: dict[int, list[int]] = {}
+    paired: dict[int, list[tuple[int, frozenset[int]]]] = {}
+    for cr in compiled:
+        if not cr.rule.enabled:
+            continue  # still compiled, for explain and examples
+        ranked = sorted(set(cr.clauses), key=lambda c: (sum(key_cost(k) for k in c), sorted(c)))
+        primary = ranked[0]
+        secondary = next((c for c in ranked[1:] if not c >= primary), None)
+        for k in primary:
+            if secondary is None:
+                single.setdefault(k, []).append(cr.index)
+            else:
+                paired.setdefault(k, []).append((cr.index, secondary))
+    return (
+        {k: tuple(v) for k, v in single.items()},
+        {k: tuple(v) for k, v in paired.items()},
+    )

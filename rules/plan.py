@@ -1,0 +1,161 @@
+"""The compiled form of a query: what the matcher evaluates.
+
+A query tree (rules/query.py) becomes a plan once aliases are expanded and
+field scopes are pushed down to the terms. Every term points at a `KeySpec`,
+one entry of the shared Aho-Corasick automaton; `test` is the node's compiled
+truth function (set by rules/compile.py), taking the per-document context of
+rules/match.py.
+
+Leaf module: compile.py builds plans, match.py walks them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .types import FIELDS
+
+ALL_FIELDS: tuple[int, ...] = tuple(range(len(FIELDS)))
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One distinct thing to find: words in order, the last maybe a prefix.
+
+    ac_key: the automaton key over the collapsed word string, where words are
+        separated by single spaces and padded by one at each end: " gold " for
+        the whole word gold, " mineral" for mineral*, " rare earth " for the
+        phrase. The padding spaces make every hit a whole-word hit.
+    pattern: the same thing over the same-length word view (runs of spaces
+        between words), used to find the spans of the hits.
+    """
+
+    words: tuple[str, ...]
+    wildcard: bool
+    ac_key: str
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def make(cls, words: tuple[str, ...], wildcard: bool) -> KeySpec:
+        joined = " ".join(words)
+        ac_key = f" {joined}" if wildcard else f" {joined} "
+        body = " +".join(re.escape(w) for w in words)
+        pattern = re.compile(f" {body}([^ ]*)" if wildcard else f" {body}(?= )")
+        return cls(words, wildcard, ac_key, pattern)
+
+
+Test = Callable[[Any], bool]
+
+
+class PlanNode:
+    """Base of plan nodes. `label` is the query text it came from."""
+
+    __slots__ = ("label", "test")
+
+    def __init__(self, label: str):
+        self.label = label
+        self.test: Test = _unset
+
+
+def _unset(ctx: Any) -> bool:  # pragma: no cover - replaced by compile.py
+    raise AssertionError("plan node used before compilation")
+
+
+class TermRef(PlanNode):
+    """A word or phrase, found in any of `fields` (indexes into FIELDS)."""
+
+    __slots__ = ("key", "ntok", "case_sensitive", "fields", "written")
+
+    def __init__(self, label: str, key: int, ntok: int, case_sensitive: bool, fields: tuple[int, ...], written: str):
+        super().__init__(label)
+        self.key = key
+        self.ntok = ntok
+        self.case_sensitive = case_sensitive
+        self.fields = fields
+        self.written = written
+
+
+class AllOf(PlanNode):
+    __slots__ = ("children",)
+
+    def __init__(self, label: str, children: tuple[PlanNode, ...]):
+        super().__init__(label)
+        self.children = children
+
+
+class AnyOf(PlanNode):
+    """An OR, or an @alias (label "@name")."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, label: str, children: tuple[PlanNode, ...]):
+        super().__init__(label)
+        self.children = children
+
+
+class NoneOf(PlanNode):
+    """NOT child."""
+
+    __slots__ = ("child",)
+
+    def __init__(self, label: str, child: PlanNode):
+        super().__init__(label)
+        self.child = child
+
+
+class Proximity(PlanNode):
+    """NEAR/ONEAR: any left term within `distance` words of any right term.
+
+    left_node/right_node keep the operands' shape for explanations.
+    """
+
+    __slots__ = ("left", "right", "distance", "ordered", "fields", "left_node", "right_node")
+
+    def __init__(
+        self,
+        label: str,
+        left: tuple[TermRef, ...],
+        right: tuple[TermRef, ...],
+        distance: int,
+        ordered: bool,
+        fields: tuple[int, ...],
+        left_node: PlanNode,
+        right_node: PlanNode,
+    ):
+        super().__init__(label)
+        self.left = left
+        self.right = right
+        self.distance = distance
+        self.ordered = ordered
+        self.fields = fields
+        self.left_node = left_node
+        self.right_node = right_node
+
+
+class Scope(PlanNode):
+    """field:child (the fields are already pushed down into the child's terms)."""
+
+    __slots__ = ("field", "child")
+
+    def __init__(self, label: str, field: str, child: PlanNode):
+        super().__init__(label)
+        self.field = field
+        self.child = child
+
+
+def term_refs(node: PlanNode):
+    """Every TermRef below `node`."""
+    if isinstance(node, TermRef):
+        yield node
+    elif isinstance(node, (AllOf, AnyOf)):
+        for child in node.children:
+            yield from term_refs(child)
+    elif isinstance(node, NoneOf):
+        yield from term_refs(node.child)
+    elif isinstance(node, Proximity):
+        yield from node.left
+        yield from node.right
+    elif isinstance(node, Scope):
+        yield from term_refs(node.child)

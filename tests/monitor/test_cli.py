@@ -1,0 +1,112 @@
+"""The CLI as a user runs it: real subprocesses, real files, exit codes and --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+import typer.main
+
+from monitor.cli import app
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text()
+
+
+def cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "MINERALS_MONITOR_CONFIG"}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def all_commands() -> list[tuple[str, ...]]:
+    root = typer.main.get_command(app)
+    found: list[tuple[str, ...]] = []
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, (*path, name))
+        else:
+            found.append(path)
+
+    walk(root, ())
+    return found
+
+
+@pytest.mark.parametrize("command", all_commands(), ids=" ".join)
+def test_every_command_has_help_and_is_in_the_readme(command):
+    root = typer.main.get_command(app)
+    ctx = click.Context(root)
+    target = root
+    for name in command:
+        target = target.commands[name]  # type: ignore[attr-defined]
+    assert target.get_short_help_str(ctx=ctx) if hasattr(target, "get_short_help_str") else target.help
+    assert (target.help or "").strip(), f"{' '.join(command)} has no --help text"
+    assert f"minerals-monitor {' '.join(command)}" in README, f"README does not document `{' '.join(command)}`"
+
+
+def test_help_runs_for_every_command(tmp_path):
+    for command in all_commands():
+        result = cli(*command, "--help", cwd=tmp_path)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Usage:" in result.stdout
+
+
+def test_invalid_config_exits_2_with_one_line_per_problem(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[polling]\ninterval = "soon"\nconcurency = 3\n')
+    result = cli("--config", str(config), "feeds", "list", cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(str(config) in line for line in lines)
+    assert "Traceback" not in result.stderr
+
+
+def test_init_then_rules_check_then_lists_as_json(tmp_path):
+    result = cli("init", str(tmp_path / "desk"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    desk = tmp_path / "desk"
+    assert (desk / "minerals-monitor.toml").stat().st_mode & 0o077 == 0
+    check = cli("rules", "check", *sorted(str(p) for p in (desk / "rules").glob("*.yaml")), cwd=desk)
+    assert check.returncode == 0, check.stdout + check.stderr
+    again = cli("init", str(desk), cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    feeds = cli("feeds", "list", "--json", cwd=desk)  # ./minerals-monitor.toml is discovered
+    assert feeds.returncode == 0, feeds.stderr
+    items = json.loads(feeds.stdout)
+    assert items and {"url", "http_status", "error", "consecutive_failures"} <= set(items[0])
+    assert json.loads(cli("hits", "list", "--json", cwd=desk).stdout) == []
+    assert json.loads(cli("alerts", "list", "--json", cwd=desk).stdout) == []
+
+
+def test_rules_check_reports_file_line_column_and_exits_1(tmp_path):
+    rules = tmp_path / "bad.yaml"
+    rules.write_text("rules:\n  - id: x\n    query: 'antimony AND ('\n    severity: high\n")
+    result = cli("rules", "check", str(rules), cwd=tmp_path)
+    assert result.returncode == 1
+    assert re.search(rf"^{re.escape(str(rules))}:3:\d+: ", result.stdout, re.M), result.stdout
+
+
+def test_errors_are_one_line_without_traceback_unless_debug(tmp_path):
+    result = cli("hits", "search", '"unbalanced', cwd=tmp_path)
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "FTS5" in result.stderr
+    debug = cli("--debug", "hits", "search", '"unbalanced', cwd=tmp_path)
+    assert "Traceback" in debug.stderr
+
+
+def test_demo_runs_offline_and_shows_hits(tmp_path):
+    result = cli("demo", cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "ussm" in out and "antimony" in out and "balochistan" in out
+    assert re.search(r"Second poll: (\d+)/\1 feeds answered 304", out)

@@ -1,0 +1,82 @@
+"""One cycle end to end: real HTTP server, real database, real rules, console alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig
+from monitor.daemon import Monitor
+from storage import articles, deliveries, hits
+from storage.types import FeedSpec
+from tests.behaviour_server import rss
+from tests.conftest import DATA
+
+SEED_FEED = rss(
+    ("seed-1", "Pakistan, US sign $500m critical minerals MoU",
+     "United States Strategic Metals (USSM) and Pakistan&#8217;s FWO agreed to export antimony, copper and gold."),
+    ("seed-2", "Gold prices edge higher", "Bullion rose 0.5% in London trading."),
+    title="Business desk",
+)
+
+
+def make_config(tmp_path: Path, urls: list[str]) -> Config:
+    return Config(
+        storage_path=tmp_path / "e2e.db",
+        polling=PollingConfig(host_gap=0.0, per_host=8, concurrency=8, timeout=10),
+        feeds=tuple(FeedSpec(url=url, name=url.rsplit("/", 1)[-1]) for url in urls),
+        rules_files=(DATA / "e2e-rules.yaml",),
+        alerts=AlertsConfig(skip_older_than=100 * 365 * 86400),
+        channels={"console": ChannelConfig("console", "console")},
+    )
+
+
+def run_cycle(config: Config, console: io.StringIO):
+    async def go():
+        async with Monitor(config, console_stream=console, use_process_pool=False) as monitor:
+            summaries = await monitor.run_once()
+            stored = articles.count_articles(monitor.db)
+            found = hits.list_hits(monitor.db, limit=1000)
+            sent = deliveries.list_deliveries(monitor.db, "sent")
+            return summaries, stored, found, sent
+
+    return asyncio.run(go())
+
+
+def test_corpus_and_seed_feeds_end_to_end_then_all_304(tmp_path, feed_server, corpus):
+    urls = []
+    for path in corpus:
+        if path.suffix == ".json":
+            content_type = "application/feed+json"
+        else:
+            content_type = "application/xml"
+        feed_server.set_file(f"/{path.name}", path.read_bytes(), content_type)
+        urls.append(feed_server.url(f"/{path.name}"))
+    feed_server.set_file("/seed.xml", SEED_FEED)
+    urls.append(feed_server.url("/seed.xml"))
+    config = make_config(tmp_path, urls)
+    console = io.StringIO()
+
+    summaries, stored, found, sent = run_cycle(config, console)
+
+    by_name = {s.feed_name: s for s in summaries}
+    assert by_name["seed.xml"].success and by_name["seed.xml"].new_articles == 2
+    assert sum(1 for s in summaries if s.success) >= len(corpus) - 5  # a few corpus files are hopeless on purpose
+    assert stored == sum(s.new_articles for s in summaries) and stored > 500
+    seed_hits = {(h.hit.rule_id, h.article.title) for h in found if h.article.feed_name == "seed.xml"}
+    assert seed_hits == {
+        ("ussm", "Pakistan, US sign $500m critical minerals MoU"),
+        ("antimony", "Pakistan, US sign $500m critical minerals MoU"),
+    }
+    ussm = next(h for h in found if h.hit.rule_id == "ussm")
+    assert {t.text for t in ussm.hit.terms} >= {"USSM", "United States Strategic Metals"}
+    assert "[HIGH] ussm: Pakistan, US sign $500m critical minerals MoU" in console.getvalue()
+    assert len(sent) == len(found)  # every hit delivered once to the console
+    failed = [s for s in summaries if not s.success]
+    assert all(s.error for s in failed)  # a failing feed always says why
+
+    summaries2, stored2, found2, sent2 = run_cycle(config, io.StringIO())
+    assert all(s.http_status == 304 for s in summaries2 if s.success)
+    assert sum(1 for s in summaries2 if s.http_status == 304) == sum(1 for s in summaries if s.success)
+    assert (stored2, len(found2), len(sent2)) == (stored, len(found), len(sent))
