@@ -30,6 +30,13 @@ class ConsoleChannel:
         stream.write(format_alert_line(alert) + "\n")
         stream.flush()
 
+    async def send_digest(self, title: str, alerts: list[Alert]) -> None:
+        stream = self.stream or sys.stdout
+        stream.write(f"== {title}: {len(alerts)} alerts ==\n")
+        for alert in alerts:
+            stream.write("  " + format_alert_line(alert) + "\n")
+        stream.flush()
+
     async def notify_operator(self, subject: str, text: str) -> None:
         stream = self.stream or sys.stderr
         stream.write(f"[OPERATOR] {subject}: {text}\n")

@@ -170,6 +170,36 @@ class Dispatcher:
         self.counts.failed += 1
         return False
 
+    async def send_digest(self, schedule: str, title: str) -> int:
+        """Send every alert waiting for this digest schedule, one message per channel.
+
+        A channel that cannot send keeps its alerts waiting for the next digest:
+        a digest never drops a match. Returns how many alerts went out.
+        """
+        sent = 0
+        for name, waiting in deliveries.waiting_for_digest(self.db, schedule).items():
+            channel = self.channels.get(name)
+            ids = [alert.delivery.id for alert in waiting]
+            try:
+                if channel is None:
+                    raise DeliveryError(f"channel {name!r} is not configured")
+                async with asyncio.timeout(SEND_DEADLINE_SECONDS):
+                    if hasattr(channel, "send_digest"):
+                        await channel.send_digest(title, waiting)
+                    else:
+                        for alert in waiting:
+                            await channel.send(alert)
+            except (DeliveryError, TimeoutError) as failure:
+                message = str(failure) or "no answer in time"
+                with transaction(self.db):
+                    deliveries.mark_digest_failed(self.db, ids, f"digest not sent: {message}")
+                log.warning("%s digest on %s failed, kept for the next one: %s", schedule, name, message)
+                continue
+            with transaction(self.db):
+                deliveries.mark_digest_sent(self.db, ids, self.now())
+            sent += len(ids)
+        return sent
+
     async def _tell_operator(self, failed_channel: str, alert: Alert, reason: str) -> None:
         if not self.operator_channel or self.operator_channel == failed_channel:
             return

@@ -56,6 +56,9 @@ def root(
 def run(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Poll every feed once, deliver, and exit.")] = False,
+    send_digests: Annotated[
+        bool, typer.Option("--send-digests", help="With --once: also send every waiting digest (for cron use).")
+    ] = False,
 ) -> None:
     """Poll feeds on schedule, match rules and send alerts until stopped (SIGINT/SIGTERM)."""
     from monitor.daemon import Monitor
@@ -66,7 +69,7 @@ def run(
     async def main() -> int:
         async with Monitor(config) as monitor:
             if once:
-                summaries = await monitor.run_once()
+                summaries = await monitor.run_once(send_digests=send_digests)
                 print_once_report(summaries, monitor)
                 return 0 if any(s.success for s in summaries) else EXIT_PROBLEMS
             stop = asyncio.Event()

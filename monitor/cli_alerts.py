@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from monitor.cli_context import EXIT_PROBLEMS, ago, iso, print_json, state, stderr, stdout
+from monitor.cli_context import EXIT_PROBLEMS, EXIT_USAGE, ago, iso, print_json, state, stderr, stdout
 from storage import deliveries, transaction
 from storage.types import DELIVERY_STATUSES, Alert
 
@@ -80,3 +80,72 @@ def retry(
         stderr.print("nothing to retry (only failed or dead deliveries can be retried)")
         raise typer.Exit(EXIT_PROBLEMS)
     stdout.print(f"{count} deliveries due now; a running monitor sends them, or run `minerals-monitor run --once`")
+
+
+@app.command("mute")
+def mute(
+    ctx: typer.Context,
+    rule: Annotated[str, typer.Argument(help="Rule id.")],
+    duration: Annotated[str, typer.Option("--for", help='How long, e.g. "6h", "2d".')] = "1h",
+) -> None:
+    """Mute a rule: its hits are still stored and listed, but not sent."""
+    from monitor.durations import format_duration, parse_duration
+
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--for") from error
+    now = datetime.now(UTC)
+    db = state(ctx).database()
+    with transaction(db):
+        deliveries.set_mute(db, rule, now + timedelta(seconds=seconds), now)
+    stdout.print(f"rule {rule} muted for {format_duration(seconds)}; `alerts unmute {rule}` ends it sooner")
+
+
+@app.command("unmute")
+def unmute(
+    ctx: typer.Context,
+    rule: Annotated[str, typer.Argument(help="Rule id.")],
+) -> None:
+    """End a rule's mute; its new hits are sent again."""
+    db = state(ctx).database()
+    with transaction(db):
+        removed = deliveries.remove_mute(db, rule)
+    if not removed:
+        stderr.print(f"rule {rule} was not muted")
+        raise typer.Exit(EXIT_PROBLEMS)
+    stdout.print(f"rule {rule} unmuted")
+
+
+@app.command("test")
+def test_channel(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Argument(help="Channel name from the config.")],
+) -> None:
+    """Send a sample alert through CHANNEL and report success or the precise failure."""
+    import asyncio
+
+    from alerts.exceptions import DeliveryError
+    from monitor.channels import build_channel
+    from monitor.sample import sample_alert
+
+    config = state(ctx).config()
+    if channel not in config.channels:
+        known = ", ".join(sorted(config.channels))
+        stderr.print(f"no channel named {channel!r} in the config (known: {known})", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+
+    async def send() -> None:
+        built = build_channel(config.channels[channel])
+        try:
+            await built.send(sample_alert(channel))
+        finally:
+            await built.aclose()
+
+    try:
+        asyncio.run(send())
+    except DeliveryError as error:
+        kind = "permanent" if error.permanent else "temporary"
+        stderr.print(f"FAILED ({kind}): {error}", markup=False)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    stdout.print(f"OK: a sample alert was delivered through {channel} ({config.channels[channel].type})")

@@ -57,13 +57,23 @@ class ChannelConfig:
 
 
 @dataclass(frozen=True)
+class SeverityRoute:
+    """Where hits of one severity go when their rule names no channels, and whether only in a digest."""
+
+    channels: tuple[str, ...]
+    digest: str | None = None  # "hourly" | "daily" | cron: digest only, no immediate alert
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
     default_channels: tuple[str, ...] = ("console",)
     operator_channel: str | None = None
     max_attempts: int = 10
     give_up_after: float = 3 * 86400
     skip_older_than: float = 48 * 3600
-    routes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # severity -> channels
+    routes: dict[str, SeverityRoute] = field(default_factory=dict)
+    throttle_digest: str = "hourly"  # where throttled hits go when their rule has no digest of its own
+    daily_digest_hour: int = 7  # UTC hour of "daily" digests
 
 
 @dataclass(frozen=True)
@@ -406,7 +416,8 @@ def _alerts(table: dict[str, Any], channels: dict[str, ChannelConfig], where: st
     p = "alerts."
     _unknown_keys(
         table,
-        {"default_channels", "operator_channel", "max_attempts", "give_up_after", "skip_older_than", "routes"},
+        {"default_channels", "operator_channel", "max_attempts", "give_up_after", "skip_older_than", "routes",
+         "throttle_digest", "daily_digest_hour"},
         where,
         p,
         problems,
@@ -428,16 +439,32 @@ def _alerts(table: dict[str, Any], channels: dict[str, ChannelConfig], where: st
     operator = table.get("operator_channel")
     if operator is not None and operator not in channels:
         problems.append(f"{where}: {p}operator_channel: unknown channel {operator!r}")
-    routes: dict[str, tuple[str, ...]] = {}
+    routes: dict[str, SeverityRoute] = {}
     raw_routes = table.get("routes", {})
     if not isinstance(raw_routes, dict):
         problems.append(f"{where}: {p}routes: expected a table of severity = [channels]")
     else:
-        for severity, names in raw_routes.items():
+        for severity, route in raw_routes.items():
+            key = f"{p}routes.{severity}"
             if severity not in SEVERITIES:
-                problems.append(f"{where}: {p}routes.{severity}: unknown severity (expected {', '.join(SEVERITIES)})")
+                problems.append(f"{where}: {key}: unknown severity (expected {', '.join(SEVERITIES)})")
                 continue
-            routes[severity] = channel_list(names, f"{p}routes.{severity}")
+            if isinstance(route, dict):
+                _unknown_keys(route, {"channels", "digest"}, where, f"{key}.", problems)
+                digest = route.get("digest")
+                if digest is not None and (problem := _digest_problem(digest)):
+                    problems.append(f"{where}: {key}.digest: {problem}")
+                routes[severity] = SeverityRoute(channel_list(route.get("channels", []), f"{key}.channels"), digest)
+            else:
+                routes[severity] = SeverityRoute(channel_list(route, key))
+    throttle_digest = table.get("throttle_digest", defaults.throttle_digest)
+    if problem := _digest_problem(throttle_digest):
+        problems.append(f"{where}: {p}throttle_digest: {problem}")
+        throttle_digest = defaults.throttle_digest
+    daily_hour = table.get("daily_digest_hour", defaults.daily_digest_hour)
+    if isinstance(daily_hour, bool) or not isinstance(daily_hour, int) or not 0 <= daily_hour <= 23:
+        problems.append(f"{where}: {p}daily_digest_hour: expected an hour from 0 to 23 (UTC)")
+        daily_hour = defaults.daily_digest_hour
     return AlertsConfig(
         default_channels=default_channels,
         operator_channel=operator,
@@ -445,4 +472,14 @@ def _alerts(table: dict[str, Any], channels: dict[str, ChannelConfig], where: st
         give_up_after=_duration(table, "give_up_after", defaults.give_up_after, where, p, problems),
         skip_older_than=_duration(table, "skip_older_than", defaults.skip_older_than, where, p, problems),
         routes=routes,
+        throttle_digest=throttle_digest,
+        daily_digest_hour=daily_hour,
     )
+
+
+def _digest_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "expected \"hourly\", \"daily\" or a 5-field cron expression"
+    from rules.durations import digest_problem
+
+    return digest_problem(value)

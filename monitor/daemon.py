@@ -117,10 +117,21 @@ class Monitor:
         active = feeds.active_feeds(self.db)
         return list(await asyncio.gather(*(self._poll_logged(feed.id) for feed in active)))
 
-    async def run_once(self) -> list[PollSummary]:
+    async def run_once(self, send_digests: bool = False) -> list[PollSummary]:
         summaries = await self.poll_all()
         await self.dispatcher.drain()
+        if send_digests:
+            for schedule_name in self.digest_schedules():
+                await self.dispatcher.send_digest(schedule_name, f"{schedule_name} digest")
         return summaries
+
+    def digest_schedules(self) -> set[str]:
+        """Every digest schedule named by a rule, a severity route or the throttle setting."""
+        alerts = self.config.alerts
+        names = {alerts.throttle_digest}
+        names.update(route.digest for route in alerts.routes.values() if route.digest)
+        names.update(rule.digest for rule in self.rules.current.ruleset.rules if rule.digest)
+        return names
 
     async def _poll_logged(self, feed_id: int) -> PollSummary:
         try:
@@ -145,6 +156,9 @@ class Monitor:
             schedule.add_feed_job(scheduler, feed, self.config.polling, poll_job, starts[feed.id])
         scheduler.add_job(self._reload_rules, "interval", seconds=RULES_RELOAD_SECONDS, id="rules-reload",
                           max_instances=1, coalesce=True)
+        for digest in sorted(self.digest_schedules()):
+            scheduler.add_job(self.dispatcher.send_digest, schedule.digest_trigger(digest, self.config.alerts.daily_digest_hour),
+                              args=[digest, f"{digest} digest"], id=f"digest-{digest}", max_instances=1, coalesce=True)
         scheduler.start()
         dispatching = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         log.info("monitoring %d feeds with %d rules", len(active), len(self.rules.current.ruleset.rules))

@@ -24,13 +24,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlite_utils
 
 from monitor import decide, routing
 from monitor.config import Config
+from monitor.durations import parse_duration
 from monitor.fetch import FetchRequest, FetchResult, Fetcher
 from monitor.outage import FetchOutcome, OutageDetector
 from monitor.parse import ParsedFeed, parse_feed
@@ -160,10 +161,17 @@ class Pipeline:
         """Match, store hits and their outbox rows; inside the poll's transaction."""
         found = match_articles(self.rules, new + updated)
         inserted = hits.insert_hits(self.db, found, now)  # an updated article re-alerts only for new rules
+        if not inserted:
+            return inserted
         by_id = {a.id: a for a in new + updated}
+        mutes = deliveries.active_mutes(self.db, now)
         for hit in inserted:
             rule = self.rules.current.by_id[hit.rule_id]
-            status = routing.initial_status(by_id[hit.article_id], self.config.alerts, now)
-            for channel in routing.channels_for(rule, self.config.alerts):
-                deliveries.enqueue(self.db, hit.id, channel, now, status)
+            for route in routing.routes_for(rule, self.config.alerts):
+                throttled = bool(rule.throttle) and deliveries.immediate_since(
+                    self.db, rule.id, route.channel, now - timedelta(seconds=parse_duration(rule.throttle))
+                )
+                plan = routing.plan_delivery(route, rule, by_id[hit.article_id], self.config.alerts, now,
+                                             muted=rule.id in mutes, throttled=throttled)
+                deliveries.enqueue(self.db, hit.id, plan.channel, now, plan.status, rule_id=rule.id, digest=plan.digest)
         return inserted

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import PollingConfig
@@ -66,3 +67,12 @@ def first_runs(feeds: list[Feed], now: datetime, spread_seconds: float) -> dict[
         else:
             starts[feed.id] = now + timedelta(seconds=spread_seconds * index / count)
     return starts
+
+
+def digest_trigger(schedule: str, daily_hour: int) -> CronTrigger:
+    """"hourly" -> on the hour; "daily" -> daily_hour:00 UTC; else a 5-field crontab."""
+    if schedule == "hourly":
+        return CronTrigger(minute=0, timezone=UTC)
+    if schedule == "daily":
+        return CronTrigger(hour=daily_hour, minute=0, timezone=UTC)
+    return CronTrigger.from_crontab(schedule, timezone=UTC)

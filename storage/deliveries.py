@@ -14,7 +14,7 @@ from storage.types import Alert, Delivery, StoryMember
 
 _DELIVERY_COLUMNS = (
     "d.id, d.hit_id, d.channel, d.status, d.attempts, d.idempotency_key, d.created_at, "
-    "d.next_attempt_at, d.last_error, d.sent_at"
+    "d.next_attempt_at, d.last_error, d.sent_at, d.digest"
 )
 _WAITING = ("pending", "failed")
 
@@ -31,6 +31,7 @@ def _delivery(row: tuple) -> Delivery:
         next_attempt_at=from_db(row[7]),
         last_error=row[8],
         sent_at=from_db(row[9]),
+        digest=row[10],
     )
 
 
@@ -39,14 +40,74 @@ def new_idempotency_key() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-def enqueue(db: sqlite_utils.Database, hit_id: int, channel: str, now: datetime, status: str = "pending") -> bool:
+def enqueue(
+    db: sqlite_utils.Database,
+    hit_id: int,
+    channel: str,
+    now: datetime,
+    status: str = "pending",
+    *,
+    rule_id: str = "",
+    digest: str | None = None,
+) -> bool:
     """Add the outbox row for one hit and channel; False if it already exists."""
     cursor = db.execute(
-        "INSERT OR IGNORE INTO deliveries (hit_id, channel, status, idempotency_key, created_at, next_attempt_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [hit_id, channel, status, new_idempotency_key(), to_db(now), to_db(now)],
+        "INSERT OR IGNORE INTO deliveries (hit_id, channel, status, idempotency_key, created_at, next_attempt_at, "
+        "rule_id, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [hit_id, channel, status, new_idempotency_key(), to_db(now), to_db(now), rule_id, digest],
     )
     return cursor.rowcount > 0
+
+
+def immediate_since(db: sqlite_utils.Database, rule_id: str, channel: str, since: datetime) -> bool:
+    """Was an immediate alert for this rule and channel created since `since`? (throttle)"""
+    row = db.execute(
+        "SELECT 1 FROM deliveries WHERE rule_id = ? AND channel = ? AND created_at >= ? AND digest IS NULL "
+        "AND status IN ('pending', 'failed', 'sent', 'dead') LIMIT 1",
+        [rule_id, channel, to_db(since)],
+    ).fetchone()
+    return row is not None
+
+
+def waiting_for_digest(db: sqlite_utils.Database, digest: str) -> dict[str, list[Alert]]:
+    """Channel -> alerts waiting for this digest schedule, oldest first."""
+    rows = db.execute(f"{_ALERT_SELECT} WHERE d.digest = ? AND d.status = 'digest' ORDER BY d.id", [digest]).fetchall()
+    grouped: dict[str, list[Alert]] = {}
+    for alert in _alerts(db, rows):
+        grouped.setdefault(alert.delivery.channel, []).append(alert)
+    return grouped
+
+
+def mark_digest_sent(db: sqlite_utils.Database, delivery_ids: list[int], now: datetime) -> None:
+    db.executemany(
+        "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL WHERE id = ?",
+        [(to_db(now), delivery_id) for delivery_id in delivery_ids],
+    )
+
+
+def mark_digest_failed(db: sqlite_utils.Database, delivery_ids: list[int], error: str) -> None:
+    """A failed digest keeps its deliveries waiting for the next one: matches are never dropped."""
+    db.executemany(
+        "UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+        [(error, delivery_id) for delivery_id in delivery_ids],
+    )
+
+
+def set_mute(db: sqlite_utils.Database, rule_id: str, until: datetime, now: datetime) -> None:
+    db.execute(
+        "INSERT INTO mutes (rule_id, until, created_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(rule_id) DO UPDATE SET until = excluded.until, created_at = excluded.created_at",
+        [rule_id, to_db(until), to_db(now)],
+    )
+
+
+def remove_mute(db: sqlite_utils.Database, rule_id: str) -> bool:
+    return db.execute("DELETE FROM mutes WHERE rule_id = ?", [rule_id]).rowcount > 0
+
+
+def active_mutes(db: sqlite_utils.Database, now: datetime) -> dict[str, datetime]:
+    rows = db.execute("SELECT rule_id, until FROM mutes WHERE until > ?", [to_db(now)]).fetchall()
+    return {rule_id: from_db(until) for rule_id, until in rows}
 
 
 _ALERT_SELECT = f"""

@@ -99,7 +99,20 @@ def _v1(db: sqlite_utils.Database) -> None:
             next_attempt_at TEXT,
             last_error TEXT,
             sent_at TEXT,
+            digest TEXT,                                     -- NULL: immediate; else the digest schedule it waits for
+            rule_id TEXT NOT NULL DEFAULT '',                -- copied from the hit for the throttle check
             UNIQUE (hit_id, channel)                         -- serves: one delivery per hit and channel
+        );
+        -- serves: throttle ("an immediate alert for this rule and channel in the last hour?")
+        CREATE INDEX deliveries_rule_channel ON deliveries(rule_id, channel, created_at);
+        -- serves: collecting a digest's waiting deliveries
+        CREATE INDEX deliveries_digest ON deliveries(digest, status) WHERE digest IS NOT NULL;
+
+        -- `alerts mute RULE --for 6h`: hits still stored, deliveries start as 'muted'.
+        CREATE TABLE mutes (
+            rule_id TEXT PRIMARY KEY,
+            until TEXT NOT NULL,
+            created_at TEXT NOT NULL
         );
         -- serves: the dispatcher's "what is due now" scan
         CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);

@@ -11,7 +11,9 @@ from datetime import datetime
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
-DELIVERY_STATUSES = ("pending", "sent", "failed", "dead", "muted", "skipped")
+# pending/failed: waiting to be sent now; digest: waiting for its digest; sent; dead: given up;
+# muted: the rule was muted; skipped: old news when first seen (stored, never sent).
+DELIVERY_STATUSES = ("pending", "sent", "failed", "dead", "digest", "muted", "skipped")
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class Delivery:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     sent_at: datetime | None = None
+    digest: str | None = None
 
 
 @dataclass(frozen=True)
