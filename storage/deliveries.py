@@ -79,7 +79,7 @@ def waiting_for_digest(db: sqlite_utils.Database, digest: str) -> dict[str, list
 
 
 def mark_digest_sent(db: sqlite_utils.Database, delivery_ids: list[int], now: datetime) -> None:
-    db.executemany(
+    db.conn.executemany(
         "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL WHERE id = ?",
         [(to_db(now), delivery_id) for delivery_id in delivery_ids],
     )
@@ -87,7 +87,7 @@ def mark_digest_sent(db: sqlite_utils.Database, delivery_ids: list[int], now: da
 
 def mark_digest_failed(db: sqlite_utils.Database, delivery_ids: list[int], error: str) -> None:
     """A failed digest keeps its deliveries waiting for the next one: matches are never dropped."""
-    db.executemany(
+    db.conn.executemany(
         "UPDATE deliveries SET attempts = attempts + 1, last_error = ? WHERE id = ?",
         [(error, delivery_id) for delivery_id in delivery_ids],
     )
