@@ -10,7 +10,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from monitor import cli_alerts, cli_feeds, cli_hits, cli_rules
@@ -115,15 +114,7 @@ def main() -> None:
     """Console-script entry point: our errors become one line and an exit code."""
     debug = "--debug" in sys.argv
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.exceptions.Abort:
-        stderr.print("aborted")
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(EXIT_USAGE)
+        app()  # standalone: usage errors print and exit 2 themselves; our errors come through here
     except ConfigError as error:
         for problem in error.problems:
             stderr.print(f"config error: {problem}", markup=False)

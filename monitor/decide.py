@@ -99,10 +99,14 @@ def poll_record(
     if parsed is not None and parsed.error:
         error = parsed.error
     success = error is None and (fetch.ok or fetch.not_modified)
+    if fetch.not_modified and feed.body_hash is None and feed.error:
+        # The unchanged body is the one that failed to parse: still failing, same error,
+        # but the same failure is not counted again.
+        success, error, counts_as_failure = False, feed.error, False
     disabled_reason = None
     if fetch.status == 410:
         disabled_reason = "410 Gone: the publisher removed this feed; polling stopped (feeds add URL re-enables it)"
-    failures = 0 if success else feed.consecutive_failures + (1 if counts_as_failure else 0)
+    failures = 0 if success else max(1, feed.consecutive_failures + (1 if counts_as_failure else 0))
     if success:
         delay = jittered(interval, polling.jitter, rng)
     else:
@@ -119,6 +123,8 @@ def poll_record(
         http_status=fetch.status,
         error=error,
         warning=warning,
+        # Validators are saved as received on every 2xx and 304 (a broken body is not
+        # re-downloaded; the 304 branch above keeps its error).
         etag=fetch.etag if (fetch.ok or fetch.not_modified) else None,
         last_modified=fetch.last_modified if (fetch.ok or fetch.not_modified) else None,
         next_poll_at=now + timedelta(seconds=delay),

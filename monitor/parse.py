@@ -92,7 +92,8 @@ def _interval_hint(channel: dict) -> float | None:
 
 def _entry_time(entry: dict) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        # dict.get: FeedParserDict.get("updated_parsed") warns about a deprecated fallback mapping.
+        value = dict.get(entry, key)
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
@@ -112,8 +113,8 @@ def _articles_from_entries(entries: list, feed_id: int, feed_name: str, warnings
             content = ""
         link = (entry.get("link") or "").strip()
         guid = (entry.get("id") or "").strip() or None
-        if not (title or summary or content):
-            continue
+        if not (title or summary or content or link or guid):
+            continue  # nothing to identify or match
         drafts.append((guid, link, title, summary, content, _entry_time(entry)))
     return _keyed_articles(drafts, feed_id, feed_name, warnings)
 
@@ -196,7 +197,7 @@ def _parse_json_feed(body: bytes, feed_id: int, feed_name: str) -> ParsedFeed:
             summary, content = content, ""
         link = _text(item.get("url")).strip() or _text(item.get("external_url")).strip()
         guid = _text(item.get("id")).strip() or None
-        if not (title or summary):
+        if not (title or summary or link or guid):
             continue
         drafts.append((guid, link, title, summary, content, _json_time(item, warnings)))
     articles = _keyed_articles(drafts, feed_id, feed_name, warnings)
