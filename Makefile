@@ -27,3 +27,7 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+## Benchmarks against peers (not part of the tests); writes docs/benchmarks.md.
+bench: $(STAMP)
+	@echo "bench: not wired yet"
