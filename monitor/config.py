@@ -77,6 +77,13 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class StoriesConfig:
+    enabled: bool = True
+    window: float = 72 * 3600  # a reprint joins a story first seen at most this long ago
+    threshold: float = 0.5  # estimated Jaccard similarity of word shingles
+
+
+@dataclass(frozen=True)
 class Config:
     storage_path: Path
     polling: PollingConfig
@@ -86,6 +93,7 @@ class Config:
     channels: dict[str, ChannelConfig]
     source: Path | None = None  # None: embedded defaults
     rules_globs: tuple[str, ...] = ()
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
 
 
 def bundled_rules_pack() -> Path:
@@ -140,7 +148,7 @@ def parse_config(data: dict[str, Any], path: Path, environ: dict[str, str]) -> C
     base = path.parent
     problems: list[str] = []
     data = _substitute_env(data, environ, where, "", problems)
-    _unknown_keys(data, {"storage", "polling", "feeds", "rules", "alerts", "channels"}, where, "", problems)
+    _unknown_keys(data, {"storage", "polling", "feeds", "rules", "alerts", "channels", "stories"}, where, "", problems)
 
     storage = _table(data, "storage", where, problems)
     _unknown_keys(storage, {"path"}, where, "storage.", problems)
@@ -170,9 +178,12 @@ def parse_config(data: dict[str, Any], path: Path, environ: dict[str, str]) -> C
     channels = _channels(_table(data, "channels", where, problems), where, problems)
     alerts = _alerts(_table(data, "alerts", where, problems), channels, where, problems)
 
+    stories = _stories(_table(data, "stories", where, problems), where, problems)
+
     if problems:
         raise ConfigError(problems)
     return Config(
+        stories=stories,
         storage_path=storage_path,
         polling=polling,
         feeds=feeds,
@@ -483,3 +494,20 @@ def _digest_problem(value: Any) -> str | None:
     from rules.durations import digest_problem
 
     return digest_problem(value)
+
+
+def _stories(table: dict[str, Any], where: str, problems: list[str]) -> StoriesConfig:
+    p = "stories."
+    _unknown_keys(table, {"enabled", "window", "threshold"}, where, p, problems)
+    defaults = StoriesConfig()
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"{where}: {p}enabled: expected true or false")
+        enabled = True
+    threshold = table.get("threshold", defaults.threshold)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1:
+        problems.append(f"{where}: {p}threshold: expected a similarity between 0 and 1, got {threshold!r}")
+        threshold = defaults.threshold
+    return StoriesConfig(
+        enabled=enabled, window=_duration(table, "window", defaults.window, where, p, problems), threshold=float(threshold)
+    )

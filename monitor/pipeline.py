@@ -23,13 +23,13 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from monitor import decide, routing
+from monitor import decide, routing, stories
 from monitor.config import Config
 from monitor.durations import parse_duration
 from monitor.fetch import FetchRequest, FetchResult, Fetcher
@@ -38,6 +38,7 @@ from monitor.parse import ParsedFeed, parse_feed
 from monitor.rulesource import RulesHolder
 from rules.types import Document
 from storage import articles, deliveries, feeds, hits, transaction
+from storage import stories as storage_stories
 from storage.types import Article, Feed, Hit, MatchedTerm
 
 log = logging.getLogger("minerals_monitor.poll")
@@ -123,7 +124,8 @@ class Pipeline:
         entries = list(parsed.articles) if parsed and not parsed.error else []
         with transaction(self.db):
             result = articles.ingest_entries(self.db, feed.id, entries, now)
-            inserted = self._record_hits(list(result.new), list(result.updated), now)
+            new = self._group_into_stories(list(result.new), now)
+            inserted = self._record_hits(new, list(result.updated), now)
             feeds.record_poll(self.db, feed.id, record)
         if inserted:
             self.on_commit()
@@ -157,16 +159,43 @@ class Pipeline:
             log.exception("parsing %s failed", feed.url)
             return ParsedFeed(error=f"parser crashed: {type(error).__name__}: {error}")
 
+    def _group_into_stories(self, new: list[Article], now: datetime) -> list[Article]:
+        """Give each new article its story: a near-identical one seen within the window, else its own."""
+        settings = self.config.stories
+        if not settings.enabled:
+            return new
+        grouped = []
+        since = now - timedelta(seconds=settings.window)
+        for article in new:
+            sig = stories.signature(article.title, article.summary, article.content)
+            if sig is None:
+                grouped.append(article)
+                continue
+            found = storage_stories.candidates(self.db, list(sig.band_keys), since, article.id)
+            story_id = stories.best_story(sig, found, settings.threshold)
+            storage_stories.add_signature(self.db, article.id, sig.to_bytes(), list(sig.band_keys), now)
+            if story_id is not None and story_id != article.story_id:
+                storage_stories.join_story(self.db, article.id, story_id)
+                article = replace(article, story_id=story_id)
+            grouped.append(article)
+        return grouped
+
     def _record_hits(self, new: list[Article], updated: list[Article], now: datetime) -> list[Hit]:
-        """Match, store hits and their outbox rows; inside the poll's transaction."""
-        found = match_articles(self.rules, new + updated)
+        """Match, store hits and their outbox rows; inside the poll's transaction.
+
+        One alert per (rule, story, channel): a hit on a later member of a story
+        already alerted for that rule is stored (and listed), but not sent.
+        """
+        by_id = {a.id: a for a in new + updated}
+        found = [replace(hit, story_id=by_id[hit.article_id].story_id) for hit in match_articles(self.rules, new + updated)]
         inserted = hits.insert_hits(self.db, found, now)  # an updated article re-alerts only for new rules
         if not inserted:
             return inserted
-        by_id = {a.id: a for a in new + updated}
         mutes = deliveries.active_mutes(self.db, now)
         for hit in inserted:
             rule = self.rules.current.by_id[hit.rule_id]
+            if hit.story_id is not None and storage_stories.story_alerted(self.db, rule.id, hit.story_id, hit.article_id):
+                continue
             for route in routing.routes_for(rule, self.config.alerts):
                 throttled = bool(rule.throttle) and deliveries.immediate_since(
                     self.db, rule.id, route.channel, now - timedelta(seconds=parse_duration(rule.throttle))

@@ -37,6 +37,11 @@ def _article(row: tuple, entry_key: str = "") -> Article:
     )
 
 
+# An entry's text may change after publishing (typo fixes, updates); a feed that
+# rewrites every entry on every poll must not grow the database without bound.
+MAX_UPDATES_PER_ARTICLE = 24
+
+
 def ingest_entries(db: sqlite_utils.Database, feed_id: int, entries: list[Article], now: datetime) -> IngestResult:
     """Store one poll's entries; call inside a transaction.
 
@@ -52,21 +57,21 @@ def ingest_entries(db: sqlite_utils.Database, feed_id: int, entries: list[Articl
     stamp = to_db(now)
     for entry in entries:
         known = db.execute(
-            "SELECT a.id, a.content_hash FROM article_sources s JOIN articles a ON a.id = s.article_id "
-            "WHERE s.feed_id = ? AND s.entry_key = ?",
+            "SELECT a.id, a.content_hash, a.update_count, a.story_id FROM article_sources s "
+            "JOIN articles a ON a.id = s.article_id WHERE s.feed_id = ? AND s.entry_key = ?",
             [feed_id, entry.entry_key],
         ).fetchone()
         if known:
-            article_id, stored_hash = known
-            if stored_hash == entry.content_hash:
+            article_id, stored_hash, update_count, story_id = known
+            if stored_hash == entry.content_hash or update_count >= MAX_UPDATES_PER_ARTICLE:
                 unchanged += 1
                 continue
             db.execute(
                 "UPDATE articles SET title = ?, summary = ?, content = ?, content_hash = ?, "
-                "published_at = coalesce(?, published_at) WHERE id = ?",
+                "published_at = coalesce(?, published_at), update_count = update_count + 1 WHERE id = ?",
                 [entry.title, entry.summary, entry.content, entry.content_hash, to_db(entry.published_at), article_id],
             )
-            updated.append(replace(entry, id=article_id))
+            updated.append(replace(entry, id=article_id, story_id=story_id))
             continue
         if entry.url:
             same_url = db.execute("SELECT id FROM articles WHERE url = ?", [entry.url]).fetchone()

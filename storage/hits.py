@@ -30,10 +30,11 @@ def _hit(row: tuple) -> Hit:
         rule_name=row[4],
         terms=_terms_from_json(row[5]),
         created_at=from_db(row[6]),
+        story_id=row[7],
     )
 
 
-_HIT_COLUMNS = "h.id, h.rule_id, h.article_id, h.severity, h.rule_name, h.terms, h.created_at"
+_HIT_COLUMNS = "h.id, h.rule_id, h.article_id, h.severity, h.rule_name, h.terms, h.created_at, h.story_id"
 
 
 def insert_hits(db: sqlite_utils.Database, hits: list[Hit], now: datetime) -> list[Hit]:
@@ -42,9 +43,9 @@ def insert_hits(db: sqlite_utils.Database, hits: list[Hit], now: datetime) -> li
     stamp = to_db(now)
     for hit in hits:
         cursor = db.execute(
-            "INSERT OR IGNORE INTO hits (rule_id, article_id, severity, rule_name, terms, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [hit.rule_id, hit.article_id, hit.severity, hit.rule_name, _terms_to_json(hit.terms), stamp],
+            "INSERT OR IGNORE INTO hits (rule_id, article_id, severity, rule_name, terms, created_at, story_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [hit.rule_id, hit.article_id, hit.severity, hit.rule_name, _terms_to_json(hit.terms), stamp, hit.story_id],
         )
         if cursor.rowcount:
             inserted.append(replace(hit, id=cursor.lastrowid, created_at=now))

@@ -52,7 +52,8 @@ def _v1(db: sqlite_utils.Database) -> None:
             published_at TEXT,
             first_seen_at TEXT NOT NULL,
             content_hash TEXT NOT NULL DEFAULT '',
-            story_id INTEGER
+            story_id INTEGER,
+            update_count INTEGER NOT NULL DEFAULT 0      -- in-place text updates; capped (a feed rewriting every entry)
         );
         -- serves: identity across feeds (one row per canonical URL)
         CREATE UNIQUE INDEX articles_url ON articles(url) WHERE url IS NOT NULL;
@@ -80,8 +81,11 @@ def _v1(db: sqlite_utils.Database) -> None:
             rule_name TEXT NOT NULL DEFAULT '',
             terms TEXT NOT NULL DEFAULT '[]',                -- JSON list of matched terms with spans
             created_at TEXT NOT NULL,
+            story_id INTEGER,                                -- the story of the article when the hit was made
             UNIQUE (rule_id, article_id)                     -- serves: exactly one hit per rule and article
         );
+        -- serves: "has this rule already alerted on this story?"
+        CREATE INDEX hits_rule_story ON hits(rule_id, story_id);
         -- serves: hits list --since (newest first)
         CREATE INDEX hits_created ON hits(created_at);
         -- serves: hits of an article (explain, backtest comparisons)
@@ -107,6 +111,19 @@ def _v1(db: sqlite_utils.Database) -> None:
         CREATE INDEX deliveries_rule_channel ON deliveries(rule_id, channel, created_at);
         -- serves: collecting a digest's waiting deliveries
         CREATE INDEX deliveries_digest ON deliveries(digest, status) WHERE digest IS NOT NULL;
+
+        -- Story clustering: a MinHash signature per article and its LSH band keys.
+        CREATE TABLE article_signatures (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+            signature BLOB NOT NULL,
+            first_seen_at TEXT NOT NULL
+        );
+        CREATE TABLE article_bands (
+            band_key INTEGER NOT NULL,
+            article_id INTEGER NOT NULL REFERENCES articles(id)
+        );
+        -- serves: candidate reprints of a new article (same band key)
+        CREATE INDEX article_bands_key ON article_bands(band_key);
 
         -- `alerts mute RULE --for 6h`: hits still stored, deliveries start as 'muted'.
         CREATE TABLE mutes (
