@@ -15,7 +15,7 @@ import email.utils
 import socket
 import time
 from http import HTTPStatus
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,11 +36,16 @@ def user_agent(contact: str) -> str:
     return f"minerals-monitor/{version} (keyword news monitor; +{contact})"
 
 
+# Checks a URL before each hop is requested; returns why it is refused, or None.
+UrlGuard = Callable[[str], Awaitable[str | None]]
+
+
 @dataclass(frozen=True)
 class FetchRequest:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    guard: UrlGuard | None = None  # e.g. the SSRF guard for third-party article links
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,10 @@ class Fetcher:
         if request.last_modified:
             headers["If-Modified-Since"] = request.last_modified
         for _ in range(MAX_REDIRECTS + 1):
+            if request.guard is not None:
+                refusal = await request.guard(url)
+                if refusal:
+                    return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects), error=refusal)
             host = urlsplit(url).hostname or ""
             async with self.gate.slot(host):
                 try:

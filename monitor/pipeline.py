@@ -33,6 +33,7 @@ from monitor import decide, routing, stories
 from monitor.config import Config
 from monitor.durations import parse_duration
 from monitor.fetch import FetchRequest, FetchResult, Fetcher
+from monitor.fulltext import add_full_text
 from monitor.outage import FetchOutcome, OutageDetector
 from monitor.parse import ParsedFeed, parse_feed
 from monitor.rulesource import RulesHolder
@@ -122,6 +123,10 @@ class Pipeline:
         now = self.now()
         record = decide.poll_record(feed, fetch, verdict, parsed, self.config.polling, now, self.rng, counts_as_failure)
         entries = list(parsed.articles) if parsed and not parsed.error else []
+        if entries and feed.full_text:
+            entries, full_text_warning = await self._with_full_text(feed, entries)
+            if full_text_warning:
+                record = replace(record, warning="; ".join(w for w in (record.warning, full_text_warning) if w))
         with transaction(self.db):
             result = articles.ingest_entries(self.db, feed.id, entries, now)
             new = self._group_into_stories(list(result.new), now)
@@ -147,6 +152,21 @@ class Pipeline:
             error=record.error,
             warning=record.warning,
         )
+
+    async def _with_full_text(self, feed: Feed, entries: list[Article]) -> tuple[list[Article], str | None]:
+        """Fetch the pages of new entries (content_hash stays the feed's, so the next poll sees no change)."""
+        new_keys = articles.unknown_entry_keys(self.db, feed.id, [e.entry_key for e in entries])
+        fresh = [e for e in entries if e.entry_key in new_keys]
+        if not fresh:
+            return entries, None
+        outcome = await add_full_text(
+            fresh, self.fetcher, allow_private_addresses=self.config.polling.allow_private_addresses, executor=self.executor
+        )
+        enriched = {a.entry_key: a for a in outcome.articles}
+        warning = None
+        if outcome.failures:
+            warning = f"full text failed for {len(outcome.failures)} of {len(fresh)} new entries (kept the summary): {outcome.failures[0]}"
+        return [enriched.get(e.entry_key, e) for e in entries], warning
 
     async def _parse(self, feed: Feed, fetch: FetchResult) -> ParsedFeed:
         args = (fetch.body, fetch.headers, feed.id, feed.name, fetch.final_url or feed.url)

@@ -108,6 +108,19 @@ def ingest_entries(db: sqlite_utils.Database, feed_id: int, entries: list[Articl
     return IngestResult(new=tuple(new), updated=tuple(updated), unchanged=unchanged, also_seen=also_seen)
 
 
+def unknown_entry_keys(db: sqlite_utils.Database, feed_id: int, keys: list[str]) -> set[str]:
+    """The entry keys this feed has not stored yet (which entries are new)."""
+    known: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        rows = db.execute(
+            f"SELECT entry_key FROM article_sources WHERE feed_id = ? AND entry_key IN ({marks})", [feed_id, *chunk]
+        ).fetchall()
+        known.update(row[0] for row in rows)
+    return set(keys) - known
+
+
 def get_article(db: sqlite_utils.Database, article_id: int) -> Article | None:
     row = db.execute(
         f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id WHERE a.id = ?",
