@@ -14,7 +14,7 @@ def format_alert_line(alert: Alert) -> str:
     terms = ", ".join(dict.fromkeys(term.text for term in hit.terms))
     matched = f" (matched: {terms})" if terms else ""
     others = f" +{len(alert.also_reported_by)} more outlets" if alert.also_reported_by else ""
-    link = article.link or article.url
+    link = article.url or article.link  # canonical: tracking parameters dropped
     return f"[{hit.severity.upper()}] {hit.rule_id}: {article.title} <{link}>{matched}{others}"
 
 

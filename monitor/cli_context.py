@@ -59,7 +59,7 @@ def state(ctx: typer.Context) -> CliState:
 
 
 stdout = Console(soft_wrap=False, highlight=False)
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line: never wrapped
 
 
 def print_json(value: Any) -> None:

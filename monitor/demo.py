@@ -93,6 +93,6 @@ def _print_hits(listings) -> None:
     for column in ("severity", "rule", "title", "matched terms", "feed"):
         table.add_column(column, overflow="fold")
     for row in listings:
-        terms = ", ".join(dict.fromkeys(f"{t.text} ({t.field})" for t in row.hit.terms))
+        terms = ", ".join(list(dict.fromkeys(t.text for t in row.hit.terms))[:6])
         table.add_row(row.hit.severity, row.hit.rule_id, row.article.title, terms, row.article.feed_name)
     stdout.print(table)

@@ -57,13 +57,13 @@ default_channels = ["console"]   # used by rules that name no channels
 STARTER_RULES = """\
 # Your own rules. `minerals-monitor rules check rules/*.yaml` validates them and runs the examples.
 aliases:
-  deal: ["MoU", "memorandum of understanding", "agreement", "offtake", "concession"]
+  my_deal: ["MoU", "memorandum of understanding", "agreement", "offtake", "concession"]
 
 rules:
   - id: my-first-rule
     name: Antimony deals
     description: Any antimony deal or export agreement.
-    query: 'antimony AND @deal'
+    query: 'antimony AND @my_deal'
     severity: medium
     tests:
       - title: "Pakistan signs antimony offtake agreement"

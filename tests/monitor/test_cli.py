@@ -21,9 +21,10 @@ README = (REPO / "README.md").read_text()
 def cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "MINERALS_MONITOR_CONFIG"}
     environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
-    )
+    # The console script, as users run it (`python -m monitor` inside a folder that has its own
+    # rules/ directory would import that folder as the `rules` package under an editable install).
+    script = Path(sys.executable).parent / "minerals-monitor"
+    return subprocess.run([str(script), *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout)
 
 
 def all_commands() -> list[tuple[str, ...]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import default_config, load_config
+from monitor.config import SeverityRoute, default_config, load_config
 from monitor.durations import format_duration, parse_duration
 from monitor.exceptions import ConfigError
 
@@ -77,7 +77,7 @@ secret = "${HOOK_SECRET}"
     assert (config.polling.interval, config.polling.concurrency, config.polling.max_body_bytes) == (300, 8, 2**20)
     assert config.feeds[0].interval_seconds == 90 and config.feeds[0].name == "Example"
     assert config.rules_files == (tmp_path / "rules" / "a.yaml",)
-    assert config.alerts.routes == {"critical": ("hook", "console")} and config.alerts.give_up_after == 86400
+    assert config.alerts.routes == {"critical": SeverityRoute(("hook", "console"))} and config.alerts.give_up_after == 86400
     assert config.channels["hook"].options["secret"] == "whsec_c2VjcmV0"
     assert "whsec_c2VjcmV0" not in repr(config.channels["hook"])
 
@@ -124,6 +124,29 @@ def test_toml_syntax_error_is_one_line(tmp_path):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "absent.toml", environ={})
+
+
+def test_digest_routes_and_stories(tmp_path):
+    path = write(
+        tmp_path,
+        """
+[alerts]
+routes = { low = { channels = ["console"], digest = "daily" }, high = ["console"] }
+throttle_digest = "0 */2 * * *"
+[stories]
+window = "24h"
+threshold = 0.7
+""",
+    )
+    config = load_config(path, environ={})
+    assert config.alerts.routes["low"] == SeverityRoute(("console",), "daily")
+    assert config.alerts.throttle_digest == "0 */2 * * *"
+    assert (config.stories.window, config.stories.threshold) == (86400, 0.7)
+    bad = write(tmp_path, '[alerts]\nroutes = { low = { channels = ["console"], digest = "weekly" } }\n[stories]\nthreshold = 2\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(bad, environ={})
+    text = "\n".join(raised.value.problems)
+    assert "alerts.routes.low.digest" in text and "stories.threshold" in text
 
 
 def test_rules_glob_matching_nothing_is_a_problem(tmp_path):
