@@ -6,11 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
-from monitor.cli_context import EXIT_PROBLEMS, print_json, state, stdout
+from monitor.cli_context import EXIT_PROBLEMS, print_json, progress_bar, since_option, state, stderr, stdout
 from monitor.exceptions import ConfigError
+from monitor.pipeline import document_for
 from monitor.rulesource import read_sources
-from rules import load_rules
+from rules import Document, compile_rules, load_rules
+from storage.articles import articles_since, count_articles_since, get_article
 
 app = typer.Typer(help="Check and test rules files.", no_args_is_help=True)
 
@@ -50,3 +54,161 @@ def check(
             stdout.print(f"OK: {len(ruleset.rules)} rules in {len(files)} file(s), {examples} examples pass")
     if not ruleset.ok:
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _rule_files(ctx: typer.Context, rules_files: list[Path] | None) -> tuple[Path, ...]:
+    """--rules FILE..., else the configured rules (the bundled pack when there is no config)."""
+    if rules_files:
+        return tuple(rules_files)
+    return state(ctx).config().rules_files
+
+
+def _load_matcher(ctx: typer.Context, files: tuple[Path, ...]):
+    ruleset = load_rules(read_sources(files), known_channels=_known_channels(ctx))
+    for problem in ruleset.problems:
+        stderr.print(f"warning: {problem} (rule left out)", markup=False)
+    return ruleset, compile_rules(ruleset.rules, ruleset.aliases)
+
+
+def _highlighted(text: str, spans: list[tuple[int, int]]) -> Text:
+    rich_text = Text(text)
+    for start, end in spans:
+        rich_text.stylize("bold black on yellow", start, end)
+    return rich_text
+
+
+def _print_matches(document: Document, matches, by_id, header: str | None = None) -> None:
+    if header:
+        stdout.print(header, markup=False)
+    if not matches:
+        stdout.print("  no rule matched", style="dim")
+        return
+    for match in matches:
+        rule = by_id[match.rule_id]
+        stdout.print(f"  [bold]{rule.id}[/bold] ({rule.severity}) {rule.display_name}")
+        for field_name in ("title", "summary", "content"):
+            spans = [(t.start, t.end) for t in match.terms if t.field == field_name]
+            if spans:
+                line = Text(f"    {field_name}: ")
+                line.append_text(_highlighted(getattr(document, field_name), spans))
+                stdout.print(line)
+
+
+def _match_json(match) -> dict:
+    return {"rule": match.rule_id, "terms": [t.text for t in match.terms]}
+
+
+@app.command("test")
+def test_rules(
+    ctx: typer.Context,
+    rules_files: Annotated[list[Path] | None, typer.Option("--rules", help="Rules file(s); default: the configured rules.", exists=True, dir_okay=False)] = None,
+    title: Annotated[str, typer.Option("--title", help="Title of an ad-hoc article.")] = "",
+    text: Annotated[str, typer.Option("--text", help="Summary text of an ad-hoc article.")] = "",
+    content: Annotated[str, typer.Option("--content", help="Body text of an ad-hoc article.")] = "",
+    feed: Annotated[str | None, typer.Option("--feed", help="Feed name, for rules limited to some feeds.")] = None,
+    article_id: Annotated[int | None, typer.Option("--article", help="Match a stored article instead.")] = None,
+    stored: Annotated[bool, typer.Option("--stored", help="Match the stored archive (with --since).")] = False,
+    since: Annotated[str, typer.Option("--since", help='With --stored: how far back, e.g. "30d".')] = "30d",
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"matches": [{"rule", "terms"}, ...]}.')] = False,
+) -> None:
+    """Match one article (ad-hoc, --article ID, or --stored archive) and show the matched terms."""
+    ruleset, matcher = _load_matcher(ctx, _rule_files(ctx, rules_files))
+    by_id = {rule.id: rule for rule in ruleset.rules}
+    if stored:
+        _test_stored(ctx, matcher, by_id, since, as_json)
+        return
+    if article_id is not None:
+        db = state(ctx).database()
+        article = get_article(db, article_id)
+        if article is None:
+            stderr.print(f"no stored article with id {article_id}")
+            raise typer.Exit(EXIT_PROBLEMS)
+        document = document_for(article)
+    else:
+        if not (title or text or content):
+            raise typer.BadParameter("give --title/--text/--content, --article ID or --stored")
+        document = Document(title=title, summary=text, content=content, feed=feed)
+    matches = matcher.match(document)
+    if as_json:
+        print_json({"matches": [_match_json(m) for m in matches]})
+        return
+    _print_matches(document, matches, by_id, f"{len(matches)} of {len(ruleset.rules)} rules matched")
+
+
+def _test_stored(ctx: typer.Context, matcher, by_id, since: str, as_json: bool) -> None:
+    db = state(ctx).database()
+    moment = since_option(since)
+    results = []
+    with progress_bar(count_articles_since(db, moment), "matching stored articles") as advance:
+        for batch in articles_since(db, moment):
+            for article in batch:
+                for match in matcher.match(document_for(article)):
+                    results.append((article, match))
+            advance(len(batch))
+    if as_json:
+        print_json({"matches": [{**_match_json(m), "article_id": a.id, "url": a.url or a.link, "title": a.title}
+                                for a, m in results]})
+        return
+    table = Table(title=f"{len(results)} matches in stored articles since {since}", title_justify="left")
+    for column in ("article", "rule", "title", "terms"):
+        table.add_column(column, overflow="fold")
+    for article, match in results:
+        table.add_row(str(article.id), match.rule_id, article.title, ", ".join(dict.fromkeys(t.text for t in match.terms)))
+    stdout.print(table)
+
+
+@app.command("explain")
+def explain(
+    ctx: typer.Context,
+    rule_id: Annotated[str, typer.Argument(help="Rule id.")],
+    article_id: Annotated[int, typer.Option("--article", help="Stored article id (see hits list --json).")],
+    rules_files: Annotated[list[Path] | None, typer.Option("--rules", help="Rules file(s); default: the configured rules.", exists=True, dir_okay=False)] = None,
+) -> None:
+    """Show which parts of RULE's query were true or false for one stored article."""
+    ruleset, matcher = _load_matcher(ctx, _rule_files(ctx, rules_files))
+    if rule_id not in matcher:
+        stderr.print(f"no rule {rule_id!r} in the loaded rules", markup=False)
+        raise typer.Exit(EXIT_PROBLEMS)
+    article = get_article(state(ctx).database(), article_id)
+    if article is None:
+        stderr.print(f"no stored article with id {article_id}")
+        raise typer.Exit(EXIT_PROBLEMS)
+    tree = matcher.explain(rule_id, document_for(article))
+    stdout.print(f"rule {rule_id} on article {article_id}: {article.title}", markup=False)
+    for line in tree.render().splitlines():
+        style = "green" if line.lstrip().startswith("yes") else "red" if line.lstrip().startswith("no") else "dim"
+        stdout.print(line, style=style, markup=False)
+    stdout.print("fires" if tree.value else "does not fire", style="bold")
+
+
+@app.command("backtest")
+def backtest(
+    ctx: typer.Context,
+    candidate: Annotated[Path, typer.Argument(help="Candidate rules file.", exists=True, dir_okay=False)],
+    since: Annotated[str, typer.Option("--since", help='How far back in the archive, e.g. "30d".')] = "30d",
+    labels: Annotated[Path | None, typer.Option("--labels", help="CSV: article URL, rule id, relevant (yes/no).", exists=True, dir_okay=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the per-rule figures as JSON.")] = False,
+) -> None:
+    """Run a candidate rules file over the stored archive (live hits untouched): matches gained and lost."""
+    from monitor.backtest import backtest_rules, read_labels
+
+    ruleset, matcher = _load_matcher(ctx, (candidate,))
+    db = state(ctx).database()
+    moment = since_option(since)
+    label_set = read_labels(labels) if labels else None
+    with progress_bar(count_articles_since(db, moment), "backtesting") as advance:
+        report = backtest_rules(db, matcher, ruleset.rules, moment, label_set, advance)
+    if as_json:
+        print_json({"since": since, "articles": report.articles, "rules": [r.as_json() for r in report.rules]})
+        return
+    table = Table(title=f"Backtest of {candidate} over {report.articles} articles since {since}", title_justify="left")
+    for column in ("rule", "matches", "live", "gained", "lost", "precision", "recall"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for row in report.rules:
+        table.add_row(row.rule_id, str(row.matches), str(row.live), f"+{row.gained}", f"-{row.lost}",
+                      _ratio(row.precision), _ratio(row.recall))
+    stdout.print(table)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
 
 NUM_PERM = 128
 BANDS = 32
@@ -38,7 +37,9 @@ class StorySignature:
 
 
 @lru_cache(maxsize=1)
-def _template() -> MinHash:
+def _template():
+    from datasketch import MinHash  # imported on first use: it pulls in scipy (~0.25 s)
+
     return MinHash(num_perm=NUM_PERM, seed=1)
 
 
@@ -61,7 +62,7 @@ def signature(title: str, summary: str, content: str = "") -> StorySignature | N
     if len(pieces) < MIN_SHINGLES:
         return None
     template = _template()
-    minhash = MinHash(num_perm=NUM_PERM, seed=1, permutations=template.permutations, scheme=template.scheme)
+    minhash = type(template)(num_perm=NUM_PERM, seed=1, permutations=template.permutations, scheme=template.scheme)
     minhash.update_batch(pieces)
     values = np.asarray(minhash.hashvalues, dtype=np.uint32)
     return StorySignature(values=values, band_keys=band_keys(values))

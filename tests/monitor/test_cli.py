@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from typer.testing import CliRunner
 
 from monitor.cli import app
 from tests.conftest import REPO
@@ -51,11 +52,13 @@ def test_every_command_has_help_and_is_in_the_readme(command):
     assert f"minerals-monitor {' '.join(command)}" in README, f"README does not document `{' '.join(command)}`"
 
 
-def test_help_runs_for_every_command(tmp_path):
+def test_help_runs_for_every_command():
+    runner = CliRunner()
     for command in all_commands():
-        result = cli(*command, "--help", cwd=tmp_path)
-        assert result.returncode == 0, (command, result.stderr)
-        assert "Usage:" in result.stdout
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        assert "Usage:" in result.output
+    assert cli("--help", cwd=REPO).returncode == 0  # and the installed script runs
 
 
 def test_invalid_config_exits_2_with_one_line_per_problem(tmp_path):
@@ -107,3 +110,52 @@ def test_demo_runs_offline_and_shows_hits(tmp_path):
     out = result.stdout
     assert "ussm" in out and "antimony" in out and "balochistan" in out
     assert re.search(r"Second poll: (\d+)/\1 feeds answered 304", out)
+
+
+@pytest.fixture(scope="module")
+def demo_archive(tmp_path_factory):
+    """A database filled by the offline demo, and a config that points at it."""
+    folder = tmp_path_factory.mktemp("archive")
+    result = cli("demo", "--keep", str(folder / "archive.db"), cwd=folder, timeout=120)
+    assert result.returncode == 0, result.stderr
+    (folder / "minerals-monitor.toml").write_text('[storage]\npath = "archive.db"\n')
+    return folder
+
+
+def test_rules_test_json_contract(tmp_path):
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: sb\n    query: 'antimony NEAR/3 export*'\n    severity: low\n  - id: no\n    query: gold\n    severity: low\n")
+    result = cli("rules", "test", "--rules", str(rules), "--title", "Antimony exports rise", "--text", "Pakistan’s antimony", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"matches": [{"rule": "sb", "terms": ["Antimony", "exports"]}]}
+
+
+def test_rules_explain_and_test_on_a_stored_article(demo_archive):
+    listed = json.loads(cli("hits", "list", "--rule", "ussm", "--json", cwd=demo_archive).stdout)
+    article_id = listed[0]["article_id"]
+    explained = cli("rules", "explain", "ussm", "--article", str(article_id), cwd=demo_archive)
+    assert explained.returncode == 0, explained.stderr
+    assert "yes" in explained.stdout and "fires" in explained.stdout
+    tested = json.loads(cli("rules", "test", "--article", str(article_id), "--json", cwd=demo_archive).stdout)
+    assert "ussm" in {m["rule"] for m in tested["matches"]}
+    stored = json.loads(cli("rules", "test", "--stored", "--since", "3650d", "--json", cwd=demo_archive).stdout)
+    assert len({m["article_id"] for m in stored["matches"]}) >= 5
+
+
+def test_rules_backtest_reports_gained_lost_and_label_scores(demo_archive, tmp_path):
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(
+        "rules:\n"
+        "  - id: ussm\n    query: 'USSM AND antimony'\n    severity: high\n"
+        "  - id: gold-anything\n    query: 'gold'\n    severity: low\n"
+    )
+    hits = json.loads(cli("hits", "list", "--rule", "ussm", "--json", cwd=demo_archive).stdout)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("url,rule,relevant\n" + "".join(f"{h['url']},ussm,yes\n" for h in hits))
+    result = cli("rules", "backtest", str(candidate), "--since", "3650d", "--labels", str(labels), "--json", cwd=demo_archive)
+    assert result.returncode == 0, result.stderr
+    report = {r["rule"]: r for r in json.loads(result.stdout)["rules"]}
+    assert report["ussm"]["live"] == len(hits) and report["ussm"]["matches"] <= len(hits)
+    assert report["ussm"]["lost"] == len(hits) - report["ussm"]["matches"]
+    assert report["ussm"]["precision"] == 1.0 and report["ussm"]["recall"] == report["ussm"]["matches"] / len(hits)
+    assert report["gold-anything"]["live"] == 0 and report["gold-anything"]["gained"] == report["gold-anything"]["matches"] > 0
