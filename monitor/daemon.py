@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 import httpx
@@ -25,6 +25,7 @@ from monitor.fetch import Fetcher, user_agent
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
 from storage import RunLock, feeds, open_database, transaction
+from storage import stories as storage_stories
 
 log = logging.getLogger("minerals_monitor")
 
@@ -156,6 +157,7 @@ class Monitor:
             schedule.add_feed_job(scheduler, feed, self.config.polling, poll_job, starts[feed.id])
         scheduler.add_job(self._reload_rules, "interval", seconds=RULES_RELOAD_SECONDS, id="rules-reload",
                           max_instances=1, coalesce=True)
+        scheduler.add_job(self._prune_story_bands, "interval", hours=1, id="stories-prune", max_instances=1, coalesce=True)
         for digest in sorted(self.digest_schedules()):
             scheduler.add_job(self.dispatcher.send_digest, schedule.digest_trigger(digest, self.config.alerts.daily_digest_hour),
                               args=[digest, f"{digest} digest"], id=f"digest-{digest}", max_instances=1, coalesce=True)
@@ -168,6 +170,12 @@ class Monitor:
             scheduler.shutdown(wait=False)  # cancels in-flight polls; each poll's writes are one transaction
             self.dispatcher.stop()  # an in-flight send finishes and is recorded
             await dispatching
+
+    async def _prune_story_bands(self) -> None:
+        before = self.now() - timedelta(seconds=self.config.stories.window)
+        with transaction(self.db):
+            removed = storage_stories.prune_bands(self.db, before)
+        log.debug("pruned %d story band keys older than the window", removed)
 
     async def _reload_rules(self) -> None:
         self.rules.reload_if_changed()

@@ -3,9 +3,10 @@
 Outlets reprint a story word for word under other headlines and links; a
 watcher wants one alert for it. Each article gets a 128-value MinHash
 signature of its 3-word shingles (title, summary and content, normalised);
-32 bands of 4 values give band keys, so candidates are found by index
+42 bands of 3 values give band keys, so candidates are found by index
 lookups, not by comparing with every stored article. A candidate joins when
-its estimated Jaccard similarity reaches the threshold.
+its estimated Jaccard similarity reaches the threshold (0.45 by default: on
+126 labelled pairs, precision 1.00 and recall 0.75; see README "Stories").
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from functools import lru_cache
 import numpy as np
 
 NUM_PERM = 128
-BANDS = 32
-ROWS = NUM_PERM // BANDS
+# 42 bands of 3 values (126 of the 128): a pair at similarity 0.45 shares a band with
+# probability 0.98, a pair at 0.2 with 0.29, so candidates are few and reprints are not missed.
+ROWS = 3
+BANDS = NUM_PERM // ROWS
 SHINGLE_WORDS = 3
 MIN_SHINGLES = 4  # shorter texts (bare headlines) are too thin to compare safely
 

@@ -124,6 +124,8 @@ def _v1(db: sqlite_utils.Database) -> None:
         );
         -- serves: candidate reprints of a new article (same band key)
         CREATE INDEX article_bands_key ON article_bands(band_key);
+        -- serves: pruning band keys older than the story window
+        CREATE INDEX article_bands_article ON article_bands(article_id);
 
         -- `alerts mute RULE --for 6h`: hits still stored, deliveries start as 'muted'.
         CREATE TABLE mutes (

@@ -44,3 +44,15 @@ def story_alerted(db: sqlite_utils.Database, rule_id: str, story_id: int, exclud
         [rule_id, story_id, exclude_article_id],
     ).fetchone()
     return row is not None
+
+
+def prune_bands(db: sqlite_utils.Database, before: datetime) -> int:
+    """Drop band keys of articles first seen before `before`: they can no longer gain members.
+
+    Keeps the band table at one story window of articles, however large the archive grows.
+    """
+    row = db.execute("SELECT min(id) FROM articles WHERE first_seen_at >= ?", [to_db(before)]).fetchone()
+    oldest_kept = row[0] if row and row[0] is not None else None
+    if oldest_kept is None:
+        return db.execute("DELETE FROM article_bands").rowcount
+    return db.execute("DELETE FROM article_bands WHERE article_id < ?", [oldest_kept]).rowcount

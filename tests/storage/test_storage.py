@@ -190,3 +190,17 @@ def test_naive_datetimes_are_rejected(db):
     with pytest.raises(ValueError, match="naive"):
         with transaction(db):
             articles.ingest_entries(db, feed.id, [_article(feed.id)], NOW.replace(tzinfo=None))
+
+
+def test_story_band_keys_are_pruned_after_the_window(db):
+    from storage import stories
+
+    feed = _feed(db)
+    with transaction(db):
+        old = articles.ingest_entries(db, feed.id, [_article(feed.id, key="g:old", url="https://e.com/old")], NOW - timedelta(days=5)).new[0]
+        new = articles.ingest_entries(db, feed.id, [_article(feed.id, key="g:new", url="https://e.com/new")], NOW).new[0]
+        stories.add_signature(db, old.id, b"\x00" * 8, [1, 2], NOW - timedelta(days=5))
+        stories.add_signature(db, new.id, b"\x00" * 8, [1, 3], NOW)
+        assert {row[0] for row in stories.candidates(db, [1], NOW - timedelta(days=10), exclude_article_id=0)} == {old.id, new.id}
+        assert stories.prune_bands(db, NOW - timedelta(days=3)) == 2
+        assert [row[0] for row in stories.candidates(db, [1, 2], NOW - timedelta(days=10), exclude_article_id=0)] == [new.id]
