@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from monitor import cli_alerts, cli_feeds, cli_hits, cli_rules
+from monitor import cli_alerts, cli_feeds, cli_hits, cli_rules, cli_stories
 from monitor.cli_context import EXIT_PROBLEMS, EXIT_STORAGE, EXIT_USAGE, CliState, state, stderr, stdout
 from monitor.exceptions import PROJECT_ERRORS, ConfigError
 from storage.exceptions import StorageError
@@ -29,6 +29,7 @@ app.add_typer(cli_feeds.app, name="feeds")
 app.add_typer(cli_hits.app, name="hits")
 app.add_typer(cli_alerts.app, name="alerts")
 app.add_typer(cli_rules.app, name="rules")
+app.add_typer(cli_stories.app, name="stories")
 
 
 @app.callback()

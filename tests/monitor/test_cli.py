@@ -138,6 +138,8 @@ def test_rules_explain_and_test_on_a_stored_article(demo_archive):
     assert "yes" in explained.stdout and "fires" in explained.stdout
     tested = json.loads(cli("rules", "test", "--article", str(article_id), "--json", cwd=demo_archive).stdout)
     assert "ussm" in {m["rule"] for m in tested["matches"]}
+    story = json.loads(cli("stories", "show", str(listed[0]["story_id"]), "--json", cwd=demo_archive).stdout)
+    assert len(story) == listed[0]["story_size"] >= 2 and listed[0]["article_id"] in {m["article_id"] for m in story}
     stored = json.loads(cli("rules", "test", "--stored", "--since", "3650d", "--json", cwd=demo_archive).stdout)
     assert len({m["article_id"] for m in stored["matches"]}) >= 5
 
