@@ -10,14 +10,18 @@ the found keys satisfy (cost grows with the matches, not with the rule count).
 
 Necessary condition: a list of clauses, each a set of keys, such that the rule
 can be true only if every clause has a key present somewhere in the document.
-`gold AND (copper OR tin) NOT silver` needs [{gold}, {copper, tin}]. A rule is
-indexed under the keys of its most selective clause (primary) and, when it
-has one, checked against a second clause (secondary) with one set operation
-before its full test runs. Selectivity is guessed from how many rules share a
-key (a word many rules use is likely a common word) with small nudges for
-phrases, short words and wildcards. A query with no clause at all could match
-by negation alone (`NOT gold`) and is rejected: the loader reports it, and
-`compile_rules` raises.
+`gold AND (copper OR tin) NOT silver` needs [{gold}, {copper, tin}]. Each rule
+is indexed under its two most selective clauses, primary and secondary: it is
+a candidate when a key of each is present (`pairs`: primary key -> secondary
+key -> rules), or, with a single clause, when a key of it is (`single`). Only
+candidates run their full test. Selectivity is guessed from how many rules
+share a key (a word many rules use is likely a common word), with nudges for
+phrases (rarer), short words and wildcards (commoner). A query with no clause
+at all could match by negation alone (`NOT gold`) and is rejected: the loader
+reports it, and `compile_rules` raises.
+
+Why this is sound: a true rule has a present key in every clause, so it has
+one in its primary and its secondary clause, so its pair is found.
 """
 
 from __future__ import annotations
@@ -30,13 +34,16 @@ import ahocorasick
 
 from .exceptions import RulesError
 from .match import CompiledRule, Matcher
-from .plan import ALL_FIELDS, AllOf, AnyOf, KeySpec, NoneOf, PlanNode, Proximity, Scope, TermRef
+from .plan import ALL_FIELDS, AllOf, AnyOf, KeySpec, NoneOf, PlanNode, Proximity, Scope, TermRef, Test
 from .query import AliasRef, And, Field, Near, Node, Not, Or, Term, format_query, parse_query
 from .types import FIELDS, Rule
 
-__all__ = ["compile_rules", "necessary_clauses", "parse_alias_entries", "KeyRegistry", "plan_query"]
+__all__ = [
+    "compile_rules", "necessary_clauses", "parse_alias_entry", "parse_alias_entries", "KeyRegistry", "plan_query",
+]  # fmt: skip
 
 MAX_CLAUSES_FROM_OR = 8
+MAX_PAIRS_PER_RULE = 64
 
 
 class KeyRegistry:
@@ -55,17 +62,42 @@ class KeyRegistry:
         return found
 
 
-def parse_alias_entries(name: str, entries: Iterable[str]) -> tuple[Term, ...]:
-    """Parse an alias list; each entry must be one word or "phrase"."""
-    terms = []
-    for entry in entries:
+def parse_alias_entry(entry: str) -> Term:
+    """One alias entry as a term: a word, or several words meaning a phrase.
+
+    YAML eats quotes, so `- United States Strategic Metals` and
+    `["United States Strategic Metals", USSM]` both give entries without
+    them; an entry of several words is read as a phrase. A trailing `*` is a
+    wildcard; ALL-CAPS entries match only capitals, as in queries. Raises
+    RuleSyntaxError (columns within the entry) or RulesError.
+    """
+    text = entry.strip()
+    if text.startswith('"'):
         node = parse_query(entry)
-        if not isinstance(node, Term):
-            raise RulesError(f"alias @{name}: entry {entry!r} is not a single word or phrase")
-        terms.append(node)
+    else:
+        for word in text.split():
+            if word in _OPERATORS or word.startswith(("NEAR/", "ONEAR/", "@")) or any(c in word for c in '()"'):
+                raise RulesError(
+                    f"entry {entry!r}: entries are single words or phrases; list alternatives as separate entries"
+                )
+        node = parse_query(f'"{entry}"') if len(text.split()) > 1 else parse_query(entry)
+    if not isinstance(node, Term):
+        raise RulesError(f"entry {entry!r} is not a single word or phrase")
+    return node
+
+
+_OPERATORS = {"AND", "OR", "NOT", "NEAR", "ONEAR"}
+
+
+def parse_alias_entries(name: str, entries: Iterable[str]) -> tuple[Term, ...]:
+    """Parse an alias list (see parse_alias_entry); an empty list is an error."""
+    try:
+        terms = tuple(parse_alias_entry(entry) for entry in entries)
+    except RulesError as e:
+        raise RulesError(f"alias @{name}: {e}") from e
     if not terms:
         raise RulesError(f"alias @{name} is empty")
-    return tuple(terms)
+    return terms
 
 
 def plan_query(
@@ -158,7 +190,7 @@ def necessary_clauses(node: PlanNode) -> list[frozenset[int]] | None:
 
 
 def _attach_tests(node: PlanNode) -> None:
-    """Set `node.test` on every node; the closures call the context of match.py."""
+    """Set `node.test` on every node; the closures take a context.DocumentContext."""
     if isinstance(node, TermRef):
         key, fields = node.key, node.fields
         if node.case_sensitive:
@@ -173,17 +205,11 @@ def _attach_tests(node: PlanNode) -> None:
     if isinstance(node, (AllOf, AnyOf)):
         for child in node.children:
             _attach_tests(child)
-        tests = tuple(c.test for c in node.children)
-        if isinstance(node, AnyOf) and all(_is_plain(c) for c in node.children):
-            keys = frozenset(c.key for c in node.children)  # type: ignore[attr-defined]
-            node.test = lambda ctx: not keys.isdisjoint(ctx.present_any)
-        elif len(tests) == 2:
-            a, b = tests
-            node.test = (lambda ctx: a(ctx) and b(ctx)) if isinstance(node, AllOf) else (lambda ctx: a(ctx) or b(ctx))
-        elif isinstance(node, AllOf):
-            node.test = lambda ctx: all(t(ctx) for t in tests)
-        else:
-            node.test = lambda ctx: any(t(ctx) for t in tests)
+        # Plain terms (any field, any case) are tested together with one set
+        # operation; the rest one by one.
+        keys = frozenset(c.key for c in node.children if _is_plain(c))  # type: ignore[attr-defined]
+        rest = tuple(c.test for c in node.children if not _is_plain(c))
+        node.test = _all_of(keys, rest) if isinstance(node, AllOf) else _any_of(keys, rest)
         return
     if isinstance(node, NoneOf):
         _attach_tests(node.child)
@@ -202,6 +228,36 @@ def _attach_tests(node: PlanNode) -> None:
         node.test = node.child.test
         return
     raise TypeError(node)  # pragma: no cover
+
+
+def _all_of(keys: frozenset[int], rest: tuple[Test, ...]) -> Test:
+    if not keys:
+        if len(rest) == 1:
+            return rest[0]
+        if len(rest) == 2:
+            a, b = rest
+            return lambda ctx: a(ctx) and b(ctx)
+        return lambda ctx: all(t(ctx) for t in rest)
+    if not rest:
+        return lambda ctx: keys <= ctx.present_any
+    if len(rest) == 1:
+        (a,) = rest
+        return lambda ctx: keys <= ctx.present_any and a(ctx)
+    if len(rest) == 2:
+        a, b = rest
+        return lambda ctx: keys <= ctx.present_any and a(ctx) and b(ctx)
+    return lambda ctx: keys <= ctx.present_any and all(t(ctx) for t in rest)
+
+
+def _any_of(keys: frozenset[int], rest: tuple[Test, ...]) -> Test:
+    if not rest:
+        return lambda ctx: not keys.isdisjoint(ctx.present_any)
+    if len(rest) == 1 and not keys:
+        return rest[0]
+    if len(rest) == 2 and not keys:
+        a, b = rest
+        return lambda ctx: a(ctx) or b(ctx)
+    return lambda ctx: not keys.isdisjoint(ctx.present_any) or any(t(ctx) for t in rest)
 
 
 def _is_plain(node: PlanNode) -> bool:
@@ -235,8 +291,8 @@ def compile_rules(rules: Iterable[Rule], aliases: Mapping[str, Iterable[str]] | 
     if keys.specs:
         automaton.make_automaton()
 
-    single, paired = _index(compiled, keys.specs)
-    return Matcher(compiled, keys.specs, automaton if keys.specs else None, single, paired)
+    single, pairs = _index(compiled, keys.specs)
+    return Matcher(compiled, keys.specs, automaton if keys.specs else None, single, pairs)
 
 
 def _compile_rule(index: int, rule: Rule, aliases: Mapping[str, tuple[Term, ...]], keys: KeyRegistry) -> CompiledRule:
@@ -251,13 +307,58 @@ def _compile_rule(index: int, rule: Rule, aliases: Mapping[str, tuple[Term, ...]
         raise RulesError(f"rule {rule.id!r}: query {rule.query!r} could match by negation alone; add a positive term")
     _attach_tests(plan)
     feeds = frozenset(rule.feeds) if rule.feeds is not None else None
-    return CompiledRule(index, rule, plan, clauses, feeds)
+    return CompiledRule(index, rule, plan, clauses, feeds, _flat_terms(plan))
+
+
+def _unscoped(node: PlanNode) -> PlanNode:
+    while isinstance(node, Scope):
+        node = node.child
+    return node
+
+
+def _flat_terms(node: PlanNode) -> tuple[TermRef, ...] | None:
+    """The positive terms, when every found one of them counts as a reason.
+
+    True for ANDs of terms, ORs of terms and NOTs: there, when the rule is
+    true, a positive term that is present is one that made it true. Not for
+    an OR of ANDs or a NEAR, where a present term may not have counted;
+    those rules walk their plan (match.py `_collect`).
+    """
+    if isinstance(node, TermRef):
+        return (node,)
+    if isinstance(node, Scope):
+        return _flat_terms(node.child)
+    if isinstance(node, NoneOf):
+        return ()
+    if isinstance(node, AnyOf):
+        refs: list[TermRef] = []
+        for child in node.children:
+            flat = _flat_terms(child)
+            if flat is None or isinstance(_unscoped(child), (AllOf, NoneOf)):
+                return None  # an OR of ANDs: a present term may not have counted
+            refs.extend(flat)
+        return tuple(refs)
+    if isinstance(node, AllOf):
+        out: list[TermRef] = []
+        for child in node.children:
+            flat = _flat_terms(child)
+            if flat is None:
+                return None
+            out.extend(flat)
+        return tuple(out)
+    return None
 
 
 def _index(
     compiled: list[CompiledRule], specs: list[KeySpec]
-) -> tuple[dict[int, tuple[int, ...]], dict[int, tuple[tuple[int, frozenset[int]], ...]]]:
-    """Postings: key -> rules whose primary clause holds the key."""
+) -> tuple[dict[int, frozenset[int]], dict[int, dict[int, frozenset[int]]]]:
+    """The candidate index: (single, pairs).
+
+    single: key -> rules that are candidates as soon as the key is present
+        (rules with one clause, or whose two clauses make too many pairs).
+    pairs: key1 -> key2 -> rules that are candidates when both keys are
+        present: key1 from the rule's primary clause, key2 from its secondary.
+    """
     popularity: Counter[int] = Counter()
     for cr in compiled:
         popularity.update({k for clause in cr.clauses for k in clause})
@@ -273,20 +374,23 @@ def _index(
             cost *= 2
         return cost
 
-    single: dict[int, list[int]] = {}
-    paired: dict[int, list[tuple[int, frozenset[int]]]] = {}
+    single: dict[int, set[int]] = {}
+    pairs: dict[int, dict[int, set[int]]] = {}
     for cr in compiled:
         if not cr.rule.enabled:
             continue  # still compiled, for explain and examples
         ranked = sorted(set(cr.clauses), key=lambda c: (sum(key_cost(k) for k in c), sorted(c)))
-        primary = ranked[0]
-        secondary = next((c for c in ranked[1:] if not c >= primary), None)
-        for k in primary:
-            if secondary is None:
-                single.setdefault(k, []).append(cr.index)
-            else:
-                paired.setdefault(k, []).append((cr.index, secondary))
+        first = ranked[0]
+        second = next((c for c in ranked[1:] if not c >= first), None)
+        if second is None or len(first) * len(second) > MAX_PAIRS_PER_RULE:
+            for k in first:
+                single.setdefault(k, set()).add(cr.index)
+            continue
+        for k1 in first:
+            by_second = pairs.setdefault(k1, {})
+            for k2 in second:
+                by_second.setdefault(k2, set()).add(cr.index)
     return (
-        {k: tuple(v) for k, v in single.items()},
-        {k: tuple(v) for k, v in paired.items()},
+        {k: frozenset(v) for k, v in single.items()},
+        {k1: {k2: frozenset(v) for k2, v in d.items()} for k1, d in pairs.items()},
     )

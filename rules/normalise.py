@@ -40,6 +40,7 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = ["NormalisedText", "normalise", "fold_char", "word_view", "tokenise"]
 
@@ -146,13 +147,29 @@ class _Edits:
 class NormalisedText:
     """Normalised text plus the way back to the original offsets.
 
-    text: the normalised string (what terms are matched against).
     original: the string as given (case and accents preserved).
+    folded: entities decoded and non-ASCII characters folded; ASCII case kept.
+    text: the normalised string (folded, lower case): what terms match.
+    words: `word_view(text)`, the same length as `text`.
+    Offsets of `folded`, `text` and `words` are the same.
     """
 
     original: str
-    text: str
+    folded: str
     _stages: tuple[_Edits, ...] = ()
+
+    @cached_property
+    def text(self) -> str:
+        return self.folded.lower()
+
+    @cached_property
+    def words(self) -> str:
+        return word_view(self.folded)
+
+    @property
+    def identity(self) -> bool:
+        """Whether offsets of `text` are offsets of `original` (no length changed)."""
+        return not self._stages
 
     def to_original(self, pos: int, *, end: bool = False) -> int:
         """Map an offset of `text` to `original` (as a span start, or end)."""
@@ -176,15 +193,17 @@ class NormalisedText:
 
         ALL-CAPS terms (USSM, REE) match only where this is False.
         """
-        a, b = self.original_span(start, end)
-        fragment = self.original[a:b]
-        return fragment != fragment.upper() and any(c.islower() for c in fragment)
+        fragment = self.original_text(start, end)
+        if "&" in fragment:  # "AT&amp;T" is written in capitals
+            fragment = html.unescape(fragment)
+        # Cheaper than testing each character; also true for a titlecase letter.
+        return fragment != fragment.upper()
 
 
 def normalise(text: str) -> NormalisedText:
     """Normalise `text` for matching; see the module docstring for the steps."""
     if text.isascii() and "&" not in text:
-        return NormalisedText(text, text.lower())
+        return NormalisedText(text, text)
     stages: list[_Edits] = []
     current = text
     if "&" in current:
@@ -195,7 +214,7 @@ def normalise(text: str) -> NormalisedText:
         current, edits = _fold_non_ascii(current)
         if edits is not None:
             stages.append(edits)
-    return NormalisedText(text, current.lower(), tuple(stages))
+    return NormalisedText(text, current, tuple(stages))
 
 
 def _decode_entities(text: str) -> tuple[str, _Edits | None]:
@@ -221,8 +240,17 @@ def _decode_entities(text: str) -> tuple[str, _Edits | None]:
     return "".join(pieces), edits
 
 
+# The non-ASCII characters of most English news, replaced first and cheaply.
+_COMMON = tuple((c, _SPECIAL[c]) for c in "\u2019\u2018\u201c\u201d\u2014\u2013\u00a0\u2026")
+
+
 def _fold_non_ascii(text: str) -> tuple[str, _Edits | None]:
-    # The distinct non-ASCII characters, found at C speed.
+    for char, folded_char in _COMMON:
+        if char in text:
+            text = text.replace(char, folded_char)
+    if text.isascii():
+        return text, None
+    # The other distinct non-ASCII characters, found at C speed.
     chars = set(text.encode("utf-8").translate(None, _ASCII_BYTES).decode("utf-8"))
     folded = {c: fold_char(c) for c in chars}
     if all(len(f) == 1 for f in folded.values()):
@@ -249,22 +277,26 @@ def _fold_non_ascii(text: str) -> tuple[str, _Edits | None]:
     return "".join(pieces), edits
 
 
-_POSSESSIVE = re.compile(r"'s\b")
-_SEPARATORS = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
+_POSSESSIVE = re.compile(r"'[sS]\b")
+# ASCII: upper case to lower case, every other character but letters and digits to a space.
+_WORD_TABLE = str.maketrans(
+    {chr(i): (chr(i).lower() if chr(i).isupper() else " ") for i in range(128) if not chr(i).islower() and not chr(i).isdigit()}
+)
 
 
 def word_view(normalised: str) -> str:
-    """Same-length text where every separator is a space and possessives are blank.
+    """Same-length text of lower-case words separated by spaces, possessives blanked.
 
     Words are runs of letters, digits and combining marks; everything else
     separates them. A possessive "'s" is dropped so "pakistan's" is the word
-    "pakistan". `word_view(t).split()` are the words of `t`.
+    "pakistan". `word_view(t).split()` are the words of `t`. Takes normalised
+    text (`NormalisedText.text` or `.folded`).
     """
-    if "'s" in normalised:
+    if "'" in normalised:
         normalised = _POSSESSIVE.sub("  ", normalised)
-    return normalised.translate(_SEPARATORS)
+    return normalised.translate(_WORD_TABLE)
 
 
 def tokenise(text: str) -> tuple[str, ...]:
     """The normalised words of a piece of text (used for query terms)."""
-    return tuple(word_view(normalise(text).text).split())
+    return tuple(normalise(text).words.split())

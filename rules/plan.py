@@ -4,9 +4,9 @@ A query tree (rules/query.py) becomes a plan once aliases are expanded and
 field scopes are pushed down to the terms. Every term points at a `KeySpec`,
 one entry of the shared Aho-Corasick automaton; `test` is the node's compiled
 truth function (set by rules/compile.py), taking the per-document context of
-rules/match.py.
+rules/context.py.
 
-Leaf module: compile.py builds plans, match.py walks them.
+Leaf module: compile.py builds plans; context.py and match.py walk them.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class Proximity(PlanNode):
     left_node/right_node keep the operands' shape for explanations.
     """
 
-    __slots__ = ("left", "right", "distance", "ordered", "fields", "left_node", "right_node")
+    __slots__ = ("left", "right", "distance", "ordered", "fields", "left_node", "right_node", "left_keys", "right_keys")
 
     def __init__(
         self,
@@ -132,6 +132,8 @@ class Proximity(PlanNode):
         self.fields = fields
         self.left_node = left_node
         self.right_node = right_node
+        self.left_keys = frozenset(r.key for r in left)
+        self.right_keys = frozenset(r.key for r in right)
 
 
 class Scope(PlanNode):

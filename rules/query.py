@@ -41,6 +41,7 @@ __all__ = [
 
 MAX_NEAR_DISTANCE = 100
 MIN_WILDCARD_PREFIX = 2
+MAX_NESTING = 32  # parentheses and NOTs inside each other; keeps every walk of a tree shallow
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ def _phrase(query: str, i: int, out: list[_Token]) -> int:
     if star >= 0:
         raise _error("'*' is only allowed at the end of a phrase's last word", i + 2 + star, query)
     raw = query[i:end]
-    out.append(_Token(_TERM, column, raw, _make_term(query, text, True, wildcard, column)))
+    out.append(_Token(_TERM, column, raw, _make_term(query, text, True, wildcard, column, raw)))
     return end
 
 
@@ -263,13 +264,13 @@ def _bare_word(query: str, raw: str, column: int, out: list[_Token]) -> None:
             raise _error("'*' is only allowed at the end of a word", column + star, query)
         wildcard = True
         text = raw[:-1]
-    out.append(_Token(_TERM, column, raw, _make_term(query, text, False, wildcard, column)))
+    out.append(_Token(_TERM, column, raw, _make_term(query, text, False, wildcard, column, f"'{raw}'")))
 
 
-def _make_term(query: str, text: str, phrase: bool, wildcard: bool, column: int) -> Term:
+def _make_term(query: str, text: str, phrase: bool, wildcard: bool, column: int, raw: str) -> Term:
     words = tokenise(text)
     if not words:
-        what = "empty phrase" if phrase and not text.strip() else f"'{text}' has no letters or digits to match"
+        what = "empty phrase" if phrase and not text.strip() else f"{raw} has no letters or digits to match"
         raise _error(what, column, query)
     if wildcard:
         if not text or not text[-1].isalnum():
@@ -289,6 +290,7 @@ class _Parser:
         self.query = query
         self.tokens = _tokens(query)
         self.pos = 0
+        self.depth = 0
 
     @property
     def tok(self) -> _Token:
@@ -336,8 +338,16 @@ class _Parser:
     def unary(self, after: _Token | None = None) -> Node:
         if self.tok.kind == _NOT:
             op = self.advance()
-            return Not(self.unary(op), op.column)
+            self._enter(op)
+            child = self.unary(op)
+            self.depth -= 1
+            return Not(child, op.column)
         return self.near(after)
+
+    def _enter(self, tok: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"too deeply nested: more than {MAX_NESTING} levels of parentheses and NOT", tok)
 
     def near(self, after: _Token | None) -> Node:
         left = self.primary(after)
@@ -379,7 +389,9 @@ class _Parser:
             self.advance()
             if self.tok.kind == _RPAREN:
                 raise self.error("empty parentheses")
+            self._enter(tok)
             inner = self.or_expr()
+            self.depth -= 1
             if self.tok.kind != _RPAREN:
                 raise self.error(
                     f"expected ')' to close the '(' at column {tok.column}, found {self.tok.describe()}"

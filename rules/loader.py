@@ -1,0 +1,462 @@
+"""Load and validate rules files (YAML text in, RuleSet out; no file I/O here).
+
+    aliases:
+      ussm: ["United States Strategic Metals", USSM]
+    rules:
+      - id: pakistan-antimony
+        query: antimony AND (Pakistan OR Balochistan) NOT @sports
+        severity: high            # info | low | medium (default) | high | critical
+        channels: [email]         # default: the config's default channels
+        fields: [title, summary]  # default: title, summary, content
+        feeds: [dawn]             # default: every feed
+        enabled: true
+        throttle: 1h              # at most one alert per ...: 90s, 15m, 2h, 1d
+        digest: daily             # hourly | daily | a 5-field cron expression
+        tests:                    # examples, checked on every load
+          - {title: "Antimony from Pakistan", match: true}
+          - {text: "Pakistan beat India at cricket", match: false}
+
+Every problem is reported, each as FILE:LINE:COL: message, and one bad rule
+does not stop the others: `RuleSet.rules` holds the rules that are valid,
+`RuleSet.problems` every error, `RuleSet.warnings` what is only worth telling
+(a feed name no configured feed has). A rule whose examples fail is still in
+`rules` (it is well formed) but its failures are problems, so `ok` is False
+and a running monitor keeps its last good rules (DESIGN.md decision 4).
+
+Aliases belong to their file: a rule may use the aliases of its own file. All
+files share one alias namespace in the compiled matcher, so one name defined
+differently in two files is a problem.
+
+Examples are checked by `load_rules` itself (`examples=False` turns it off);
+`check_examples(ruleset)` runs the same check on any RuleSet.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .compile import KeyRegistry, compile_rules, necessary_clauses, parse_alias_entry, plan_query
+from .durations import digest_problem, duration_problem
+from .exceptions import RulesError, RuleSyntaxError
+from .match import Matcher
+from .query import AliasRef, Field, Term, parse_query, walk
+from .types import FIELDS, SEVERITIES, Document, Problem, Rule, RuleExample, RuleSet, SourceLocation
+from .yaml_checks import (
+    INVALID,
+    Report,
+    check_bool,
+    check_nonempty_str,
+    check_str,
+    check_str_list,
+    get,
+    is_null,
+    mapping_items,
+    suggest,
+)
+from .yaml_source import (
+    MappingNode,
+    ScalarNode,
+    SequenceNode,
+    YamlProblem,
+    compose,
+    location,
+    position_in_scalar,
+    scalar_value,
+)
+
+__all__ = ["load_rules", "check_examples", "RULE_KEYS", "EXAMPLE_KEYS"]
+
+TOP_KEYS = ("aliases", "rules")
+RULE_KEYS = (
+    "id", "name", "description", "query", "severity", "channels", "fields",
+    "feeds", "enabled", "throttle", "digest", "tests",
+)  # fmt: skip
+EXAMPLE_KEYS = ("title", "text", "match")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_ALIAS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+@dataclass
+class _Alias:
+    entries: tuple[str, ...]
+    terms: tuple[Term, ...]
+    location: SourceLocation
+
+
+@dataclass
+class _File:
+    name: str
+    text: str
+    aliases: dict[str, _Alias] = field(default_factory=dict)
+    conflicting: set[str] = field(default_factory=set)
+
+
+def load_rules(
+    sources: list[tuple[str, str]],
+    known_channels: set[str] | None = None,
+    known_feeds: set[str] | None = None,
+    *,
+    examples: bool = True,
+) -> RuleSet:
+    """Parse and validate rules files given as (file name, YAML text) pairs.
+
+    known_channels: when given, a rule naming another channel is an error.
+    known_feeds: when given, a rule naming another feed gets a warning.
+    examples: also run every rule's `tests:` examples (see check_examples).
+    """
+    report = Report()
+    files: list[_File] = []
+    rule_nodes: list[tuple[_File, MappingNode]] = []
+    for name, text in sources:
+        file = _File(name, text)
+        files.append(file)
+        try:
+            root = compose(text)
+        except YamlProblem as e:
+            report.error(SourceLocation(name, e.line, e.column), e.message)
+            continue
+        rule_nodes.extend((file, node) for node in _read_top(file, root, report))
+
+    aliases = _merge_aliases(files, report)
+    rules: list[Rule] = []
+    first_seen: dict[str, SourceLocation] = {}
+    for file, node in rule_nodes:
+        rule = _read_rule(file, node, report, known_channels, known_feeds)
+        if rule is None:
+            continue
+        assert rule.location is not None
+        if rule.id in first_seen:
+            id_node = get(node, "id")
+            where = location(file.name, id_node) if id_node is not None else rule.location
+            report.error(where, f"duplicate rule id {rule.id!r} (first defined at {first_seen[rule.id]})")
+            continue
+        first_seen[rule.id] = rule.location
+        rules.append(rule)
+
+    order = {name: i for i, (name, _) in enumerate(sources)}
+
+    def by_place(problems: list[Problem]) -> tuple[Problem, ...]:
+        return tuple(sorted(problems, key=lambda p: (order.get(p.location.file, 0), p.location.line, p.location.column)))
+
+    ruleset = RuleSet(tuple(rules), aliases, by_place(report.problems), by_place(report.warnings))
+    if examples and any(r.tests for r in rules):
+        failures = check_examples(ruleset)
+        if failures:
+            ruleset = RuleSet(ruleset.rules, aliases, by_place([*ruleset.problems, *failures]), ruleset.warnings)
+    return ruleset
+
+
+def check_examples(ruleset: RuleSet, matcher: Matcher | None = None) -> list[Problem]:
+    """Run every rule's examples; a problem for each outcome that differs.
+
+    An example is matched as an article whose title is `title` and whose
+    summary and content are both `text`, whatever the rule's `enabled` and
+    `feeds` say (its `fields` do apply).
+    """
+    if matcher is None:
+        matcher = compile_rules(ruleset.rules, ruleset.aliases)
+    problems = []
+    for rule in ruleset.rules:
+        for number, example in enumerate(rule.tests, start=1):
+            doc = Document(title=example.title, summary=example.text, content=example.text)
+            result = matcher.match_rule(rule.id, doc, check_enabled=False, check_feed=False)
+            if (result is not None) == example.match:
+                continue
+            where = example.location or rule.location or SourceLocation("<rules>", 1, 1)
+            if example.match:
+                message = f"example {number} expected match: true but the rule did not match"
+            else:
+                found = ", ".join(f"{t.text!r} in {t.field}" for t in result.terms) if result else ""
+                message = f"example {number} expected match: false but the rule matched ({found})"
+            problems.append(Problem(where, f"rule {rule.id!r}: {message}"))
+    return problems
+
+
+# --- top level and aliases ----------------------------------------------------
+
+
+def _read_top(file: _File, root: Any, report: Report) -> list[MappingNode]:
+    if root is None:
+        return []  # an empty file is allowed
+    if not isinstance(root, MappingNode):
+        report.error(location(file.name, root), "a rules file is a mapping with 'aliases' and 'rules'")
+        return []
+    rules: list[MappingNode] = []
+    for key, value in mapping_items(file, root, report, TOP_KEYS, "at the top of the file"):
+        if key == "aliases":
+            _read_aliases(file, value, report)
+        elif key == "rules":
+            if is_null(value):
+                continue
+            if not isinstance(value, SequenceNode):
+                report.error(location(file.name, value), "'rules' must be a list of rules (each item starting with '- id:')")
+                continue
+            for item in value.value:
+                if isinstance(item, MappingNode):
+                    rules.append(item)
+                else:
+                    report.error(location(file.name, item), "each rule must be a mapping with at least 'id' and 'query'")
+    return rules
+
+
+def _read_aliases(file: _File, node: Any, report: Report) -> None:
+    if is_null(node):
+        return
+    if not isinstance(node, MappingNode):
+        report.error(location(file.name, node), "'aliases' must map names to lists of words or phrases")
+        return
+    for key_node, value in node.value:
+        name = key_node.value if isinstance(key_node, ScalarNode) else None
+        where = location(file.name, key_node)
+        if not isinstance(name, str) or not _ALIAS_NAME.fullmatch(name):
+            report.error(where, f"invalid alias name {name!r}: use letters, digits, '_' or '-'")
+            continue
+        if name in file.aliases:
+            report.error(where, f"alias {name!r} is defined twice (first at {file.aliases[name].location})")
+            continue
+        if not isinstance(value, SequenceNode):
+            report.error(location(file.name, value), f"alias {name!r} must be a list of words or phrases")
+            continue
+        if not value.value:
+            report.error(where, f"alias {name!r} is empty: list at least one word or phrase")
+            continue
+        entries, terms, ok = [], [], True
+        for item in value.value:
+            term = _alias_entry(file, name, item, report)
+            if term is None:
+                ok = False
+            else:
+                entries.append(item.value)
+                terms.append(term)
+        if ok:
+            file.aliases[name] = _Alias(tuple(entries), tuple(terms), where)
+
+
+def _alias_entry(file: _File, name: str, item: Any, report: Report) -> Term | None:
+    where = location(file.name, item)
+    if not isinstance(item, ScalarNode) or not isinstance(scalar_value(item), str):
+        report.error(where, f"alias {name!r}: each entry must be a word or a phrase")
+        return None
+    try:
+        return parse_alias_entry(item.value)
+    except RuleSyntaxError as e:
+        # A multi-word entry was parsed as a quoted phrase: one column to take back.
+        shift = 0 if item.value.strip().startswith('"') or len(item.value.split()) < 2 else 1
+        report.error(_in_scalar(file, item, max(1, e.column - shift)), f"alias {name!r}: {e.message}")
+    except RulesError as e:
+        report.error(where, f"alias {name!r}: {e}")
+    return None
+
+
+def _merge_aliases(files: list[_File], report: Report) -> dict[str, tuple[str, ...]]:
+    merged: dict[str, _Alias] = {}
+    for file in files:
+        for name, alias in file.aliases.items():
+            other = merged.get(name)
+            if other is None:
+                merged[name] = alias
+            elif other.terms != alias.terms:
+                report.error(
+                    alias.location,
+                    f"alias {name!r} is defined differently at {other.location}; all files share alias names, so rename one",
+                )
+                file.conflicting.add(name)
+    return {name: alias.entries for name, alias in merged.items()}
+
+
+# --- rules --------------------------------------------------------------------
+
+
+def _read_rule(
+    file: _File,
+    node: MappingNode,
+    report: Report,
+    known_channels: set[str] | None,
+    known_feeds: set[str] | None,
+) -> Rule | None:
+    before = len(report.problems)
+    where = location(file.name, node)
+    values: dict[str, Any] = {}
+    nodes: dict[str, Any] = {}
+    id_node = get(node, "id")
+    rule_id = id_node.value if isinstance(id_node, ScalarNode) and isinstance(scalar_value(id_node), str) else None
+    what = f"rule {rule_id!r}" if rule_id else f"the rule at line {where.line}"
+    for key, value in mapping_items(file, node, report, RULE_KEYS, f"in {what}"):
+        nodes[key] = value
+        check = _RULE_CHECKS[key]
+        result = check(file, key, value, report)
+        if result is not INVALID:
+            values[key] = result
+    for required in ("id", "query"):
+        if required not in nodes:
+            report.error(where, f"{what} has no {required!r}")
+    if "id" in values and not _ID.fullmatch(values["id"]):
+        report.error(location(file.name, nodes["id"]), f"invalid rule id {values['id']!r}: use letters, digits, '.', '_' or '-'")
+    fields = tuple(f for f in FIELDS if f in values.get("fields", FIELDS))  # canonical order, once each
+    if "query" in values:
+        _check_query(file, what, nodes["query"], values["query"], fields, report)
+    if "channels" in values and known_channels is not None:
+        for item, channel in zip(nodes["channels"].value, values["channels"]):
+            if channel not in known_channels:
+                report.error(location(file.name, item), f"unknown channel {channel!r}{suggest(channel, known_channels, True)}")
+    if "feeds" in values and known_feeds is not None:
+        for item, feed in zip(nodes["feeds"].value, values["feeds"]):
+            if feed not in known_feeds:
+                report.warn(location(file.name, item), f"no feed is named {feed!r}{suggest(feed, known_feeds, False)}")
+    if len(report.problems) > before:
+        return None
+    examples = tuple(values.get("tests", ()))
+    return Rule(
+        id=values["id"],
+        query=values["query"],
+        severity=values.get("severity", "medium"),
+        name=values.get("name", ""),
+        description=values.get("description", ""),
+        channels=tuple(values["channels"]) if "channels" in values else None,
+        fields=fields,
+        feeds=tuple(values["feeds"]) if "feeds" in values else None,
+        enabled=values.get("enabled", True),
+        throttle=values.get("throttle"),
+        digest=values.get("digest"),
+        tests=examples,
+        location=where,
+    )
+
+
+def _check_query(
+    file: _File, what: str, node: ScalarNode, query: str, fields: tuple[str, ...], report: Report
+) -> None:
+    try:
+        tree = parse_query(query)
+    except RuleSyntaxError as e:
+        report.error(_in_scalar(file, node, e.column), f"query: {_file_columns(file, node, e.message)}")
+        return
+    usable = True
+    for sub in walk(tree):
+        if isinstance(sub, AliasRef) and (sub.name not in file.aliases or sub.name in file.conflicting):
+            usable = False
+            if sub.name in file.conflicting:
+                message = f"alias @{sub.name} is defined differently in another file"
+            else:
+                message = f"unknown alias @{sub.name}{suggest(sub.name, set(file.aliases), False, '@')}"
+            report.error(_in_scalar(file, node, sub.column), f"query: {message}")
+        elif isinstance(sub, Field) and sub.field not in fields:
+            report.error(
+                _in_scalar(file, node, sub.column),
+                f"query: '{sub.field}:' can never match: {what} only looks at {', '.join(fields)}",
+            )
+    if not usable:
+        return
+    aliases = {name: alias.terms for name, alias in file.aliases.items()}
+    plan = plan_query(tree, aliases, KeyRegistry())
+    if not necessary_clauses(plan):
+        report.error(
+            _in_scalar(file, node, 1),
+            "query: it could match an article that has none of its words (only NOT); add a word it must find,"
+            " e.g. 'gold NOT silver' rather than 'NOT silver'",
+        )
+
+
+def _check_examples_node(file: _File, key: str, node: Any, report: Report) -> Any:
+    if not isinstance(node, SequenceNode):
+        report.error(location(file.name, node), "'tests' must be a list of examples like {title: ..., match: true}")
+        return INVALID
+    examples = []
+    for number, item in enumerate(node.value, start=1):
+        where = location(file.name, item)
+        if not isinstance(item, MappingNode):
+            report.error(where, f"example {number} must be a mapping with 'title' and/or 'text' and 'match'")
+            continue
+        values: dict[str, Any] = {}
+        for k, v in mapping_items(file, item, report, EXAMPLE_KEYS, f"in example {number}"):
+            if k == "match":
+                values[k] = check_bool(file, k, v, report)
+            else:
+                values[k] = check_str(file, k, v, report)
+        if "match" not in values:
+            report.error(where, f"example {number} has no 'match: true' or 'match: false'")
+        if not values.get("title") and not values.get("text"):
+            report.error(where, f"example {number} needs a 'title' or a 'text'")
+        if any(v is INVALID for v in values.values()) or "match" not in values:
+            continue
+        examples.append(RuleExample(values.get("title") or "", values.get("text") or "", values["match"], where))
+    return examples
+
+
+def _check_fields(file: _File, key: str, node: Any, report: Report) -> Any:
+    items = check_str_list(file, key, node, report)
+    if items is INVALID:
+        return items
+    ok = True
+    for item, value in zip(node.value, items):
+        if value not in FIELDS:
+            report.error(location(file.name, item), f"unknown field {value!r}{suggest(value, set(FIELDS), True)}")
+            ok = False
+    if ok and not items:
+        report.error(location(file.name, node), "'fields' is empty: list at least one of title, summary, content")
+        ok = False
+    return items if ok else INVALID
+
+
+def _check_severity(file: _File, key: str, node: Any, report: Report) -> Any:
+    value = check_str(file, key, node, report)
+    if value is not INVALID and value not in SEVERITIES:
+        report.error(location(file.name, node), f"unknown severity {value!r}{suggest(value, set(SEVERITIES), True)}")
+        return INVALID
+    return value
+
+
+def _check_throttle(file: _File, key: str, node: Any, report: Report) -> Any:
+    value = check_str(file, key, node, report)
+    problem = duration_problem(value) if value is not INVALID else None
+    if problem:
+        report.error(location(file.name, node), problem)
+        return INVALID
+    return value
+
+
+def _check_digest(file: _File, key: str, node: Any, report: Report) -> Any:
+    value = check_str(file, key, node, report)
+    problem = digest_problem(value) if value is not INVALID else None
+    if problem:
+        report.error(location(file.name, node), problem)
+        return INVALID
+    return value
+
+
+_RULE_CHECKS: dict[str, Callable[[_File, str, Any, Report], Any]] = {
+    "id": check_nonempty_str,
+    "name": check_str,
+    "description": check_str,
+    "query": check_nonempty_str,
+    "severity": _check_severity,
+    "channels": check_str_list,
+    "fields": _check_fields,
+    "feeds": check_str_list,
+    "enabled": check_bool,
+    "throttle": _check_throttle,
+    "digest": _check_digest,
+    "tests": _check_examples_node,
+}
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _in_scalar(file: _File, node: ScalarNode, column: int) -> SourceLocation:
+    line, col = position_in_scalar(file.text, node, column - 1)
+    return SourceLocation(file.name, line, col)
+
+
+def _file_columns(file: _File, node: ScalarNode, message: str) -> str:
+    """Rewrite "at column N" (of the query) in a parser message as a file position."""
+
+    def replace(m: re.Match[str]) -> str:
+        where = _in_scalar(file, node, int(m.group(1)))
+        return f"at line {where.line}, column {where.column}"
+
+    return re.sub(r"at column (\d+)", replace, message)
+
+

@@ -1,0 +1,95 @@
+"""YAML nodes with positions: what the loader needs to name FILE:LINE:COL.
+
+`yaml.compose` keeps every node's start mark; values are built from scalar
+nodes one at a time with PyYAML's safe constructor, so types follow YAML 1.1
+as operators know them (`yes` is true, `2024-01-02` is a date).
+
+`position_in_scalar` finds where a character of a scalar's VALUE stands in
+the file, through quotes, escapes, folded lines and block scalars, so a query
+error points at the offending token in the file, not at the start of the
+query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .types import SourceLocation
+
+__all__ = [
+    "compose", "YamlProblem", "location", "scalar_value", "position_in_scalar",
+    "MappingNode", "ScalarNode", "SequenceNode", "Node",
+]  # fmt: skip
+
+
+class YamlProblem(Exception):
+    def __init__(self, line: int, column: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.column = column
+        self.message = message
+
+
+def compose(text: str) -> Node | None:
+    """The node tree of one YAML document; raises YamlProblem (1-based position)."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        what = e.problem or "invalid YAML"
+        if e.context:
+            what = f"{what} ({e.context})"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise YamlProblem(line, column, f"YAML syntax error: {what}") from e
+    except yaml.YAMLError as e:  # e.g. a character YAML does not allow
+        raise YamlProblem(1, 1, f"YAML error: {e}") from e
+
+
+def location(file: str, node: Node) -> SourceLocation:
+    mark = node.start_mark
+    return SourceLocation(file, mark.line + 1, mark.column + 1)
+
+
+_constructor = yaml.constructor.SafeConstructor()
+
+
+def scalar_value(node: ScalarNode) -> Any:
+    """The Python value of a scalar node (str, int, bool, None, date, ...)."""
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except yaml.YAMLError:
+        return node.value
+
+
+def position_in_scalar(text: str, node: ScalarNode, offset: int) -> tuple[int, int]:
+    """1-based (line, column) in the file of node.value[offset].
+
+    Walks the scalar's source and its value side by side: source characters
+    that do not appear in the value (quotes, escapes, indentation, line folds)
+    are skipped. Exact for plain, quoted and block scalars without escapes;
+    close for the rest.
+    """
+    value = node.value
+    i = node.start_mark.index
+    end = min(node.end_mark.index, len(text))
+    if node.style in ("'", '"'):
+        i += 1
+    elif node.style in ("|", ">"):
+        newline = text.find("\n", i)
+        i = newline + 1 if 0 <= newline < end else i
+    j = 0
+    offset = max(0, min(offset, len(value)))
+    while j < offset and i < end:
+        if text[i] == value[j]:
+            j += 1
+        i += 1
+    if offset < len(value):
+        while i < end and text[i] != value[offset]:
+            i += 1
+    i = min(i, len(text))
+    line = text.count("\n", 0, i) + 1
+    column = i - (text.rfind("\n", 0, i) + 1) + 1
+    return line, column
