@@ -40,7 +40,7 @@ from monitor.rulesource import RulesHolder
 from rules.types import Document
 from storage import articles, deliveries, feeds, hits, transaction
 from storage import stories as storage_stories
-from storage.types import Article, Feed, Hit, MatchedTerm
+from storage.types import Article, Feed, Hit, IngestResult, MatchedTerm, PollRecord
 
 log = logging.getLogger("minerals_monitor.poll")
 
@@ -127,13 +127,7 @@ class Pipeline:
             entries, full_text_warning = await self._with_full_text(feed, entries)
             if full_text_warning:
                 record = replace(record, warning="; ".join(w for w in (record.warning, full_text_warning) if w))
-        with transaction(self.db):
-            result = articles.ingest_entries(self.db, feed.id, entries, now)
-            new = self._group_into_stories(list(result.new), now)
-            inserted = self._record_hits(new, list(result.updated), now)
-            feeds.record_poll(self.db, feed.id, record)
-        if inserted:
-            self.on_commit()
+        result, inserted = self.store_poll(feed.id, entries, record, now)
         if record.new_url:
             log.warning("feed %s moved permanently to %s; stored URL updated", feed.url, record.new_url)
         if record.disabled_reason:
@@ -152,6 +146,18 @@ class Pipeline:
             error=record.error,
             warning=record.warning,
         )
+
+    def store_poll(self, feed_id: int, entries: list[Article], record: PollRecord, now: datetime) -> tuple[IngestResult, list[Hit]]:
+        """ONE transaction: new articles, their stories, hits and outbox rows, and the feed's
+        poll record; then wake the dispatcher. No await inside: a cancelled poll wrote all or nothing."""
+        with transaction(self.db):
+            result = articles.ingest_entries(self.db, feed_id, entries, now)
+            new = self._group_into_stories(list(result.new), now)
+            inserted = self._record_hits(new, list(result.updated), now)
+            feeds.record_poll(self.db, feed_id, record)
+        if inserted:
+            self.on_commit()
+        return result, inserted
 
     async def _with_full_text(self, feed: Feed, entries: list[Article]) -> tuple[list[Article], str | None]:
         """Fetch the pages of new entries (content_hash stays the feed's, so the next poll sees no change)."""
