@@ -24,12 +24,13 @@ from monitor.config import Config
 from monitor.fetch import Fetcher, user_agent
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
-from storage import RunLock, feeds, open_database, transaction
+from storage import RunLock, articles, feeds, open_database, transaction
 from storage import stories as storage_stories
 
 log = logging.getLogger("minerals_monitor")
 
 RULES_RELOAD_SECONDS = 5
+FTS_INDEX_SECONDS = 10
 
 
 def parse_executor() -> Executor:
@@ -121,6 +122,7 @@ class Monitor:
     async def run_once(self, send_digests: bool = False) -> list[PollSummary]:
         summaries = await self.poll_all()
         await self.dispatcher.drain()
+        articles.index_pending(self.db)
         if send_digests:
             for schedule_name in self.digest_schedules():
                 await self.dispatcher.send_digest(schedule_name, f"{schedule_name} digest")
@@ -158,6 +160,8 @@ class Monitor:
         scheduler.add_job(self._reload_rules, "interval", seconds=RULES_RELOAD_SECONDS, id="rules-reload",
                           max_instances=1, coalesce=True)
         scheduler.add_job(self._prune_story_bands, "interval", hours=1, id="stories-prune", max_instances=1, coalesce=True)
+        scheduler.add_job(self._index_for_search, "interval", seconds=FTS_INDEX_SECONDS, id="fts-index",
+                          max_instances=1, coalesce=True)
         for digest in sorted(self.digest_schedules()):
             scheduler.add_job(self.dispatcher.send_digest, schedule.digest_trigger(digest, self.config.alerts.daily_digest_hour),
                               args=[digest, f"{digest} digest"], id=f"digest-{digest}", max_instances=1, coalesce=True)
@@ -176,6 +180,10 @@ class Monitor:
         with transaction(self.db):
             removed = storage_stories.prune_bands(self.db, before)
         log.debug("pruned %d story band keys older than the window", removed)
+
+    async def _index_for_search(self) -> None:
+        """Full-text indexing in batches, off the polls' transactions (`hits search` also catches up)."""
+        articles.index_pending(self.db)
 
     async def _reload_rules(self) -> None:
         self.rules.reload_if_changed()

@@ -186,24 +186,36 @@ class Pipeline:
             return ParsedFeed(error=f"parser crashed: {type(error).__name__}: {error}")
 
     def _group_into_stories(self, new: list[Article], now: datetime) -> list[Article]:
-        """Give each new article its story: a near-identical one seen within the window, else its own."""
+        """Give each new article its story: a near-identical one seen within the window, else its own.
+
+        One candidate lookup per poll (all band keys at once); articles of the same poll are
+        compared with each other in memory.
+        """
         settings = self.config.stories
-        if not settings.enabled:
+        if not settings.enabled or not new:
             return new
-        grouped = []
-        since = now - timedelta(seconds=settings.window)
-        for article in new:
-            sig = stories.signature(article.title, article.summary, article.content)
+        signed = [(article, stories.signature(article.title, article.summary, article.content)) for article in new]
+        keys = sorted({key for _, sig in signed if sig for key in sig.band_keys})
+        stored = storage_stories.candidates(self.db, keys, now - timedelta(seconds=settings.window), exclude_article_id=0)
+        by_key: dict[int, list[tuple[int, int, bytes]]] = {}
+        for article_id, story_id, signature_bytes, band_key in stored:
+            by_key.setdefault(band_key, []).append((article_id, story_id, signature_bytes))
+        grouped, rows = [], []
+        for article, sig in signed:
             if sig is None:
                 grouped.append(article)
                 continue
-            found = storage_stories.candidates(self.db, list(sig.band_keys), since, article.id)
-            story_id = stories.best_story(sig, found, settings.threshold)
-            storage_stories.add_signature(self.db, article.id, sig.to_bytes(), list(sig.band_keys), now)
+            found = {c for key in sig.band_keys for c in by_key.get(key, ())}
+            story_id = stories.best_story(sig, list(found), settings.threshold)
             if story_id is not None and story_id != article.story_id:
                 storage_stories.join_story(self.db, article.id, story_id)
                 article = replace(article, story_id=story_id)
+            candidate = (article.id, article.story_id, sig.to_bytes())
+            for key in sig.band_keys:  # later articles of this poll may join this one's story
+                by_key.setdefault(key, []).append(candidate)
+            rows.append((article.id, candidate[2], list(sig.band_keys)))
             grouped.append(article)
+        storage_stories.add_signatures(self.db, rows, now)
         return grouped
 
     def _record_hits(self, new: list[Article], updated: list[Article], now: datetime) -> list[Hit]:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import sqlite_utils
 
+from storage.db import transaction
 from storage.exceptions import StorageError
 from storage.timefmt import from_db, to_db
 from storage.types import Article, IngestResult
@@ -49,63 +50,90 @@ def ingest_entries(db: sqlite_utils.Database, feed_id: int, entries: list[Articl
     An entry already stored under its key with a new content hash is updated
     in place (and returned as `updated`); one stored by another feed under the
     same canonical URL gets a source row (seen in both), not a new article.
+    Lookups and inserts are batched per poll: a few statements, not a few per entry.
     """
     new: list[Article] = []
     updated: list[Article] = []
     unchanged = 0
-    also_seen = 0
     stamp = to_db(now)
+    known = _known_by_key(db, feed_id, [e.entry_key for e in entries])
+    by_url = _ids_by_url(db, [e.url for e in entries if e.url and e.entry_key not in known])
+    source_rows: list[tuple] = []
+    article_rows: list[tuple] = []
+    update_rows: list[tuple] = []
+    # Ids are assigned here (the transaction holds the write lock), so a new article is its
+    # own story from the INSERT on, without a second UPDATE per row.
+    next_id = None
     for entry in entries:
-        known = db.execute(
-            "SELECT a.id, a.content_hash, a.update_count, a.story_id FROM article_sources s "
-            "JOIN articles a ON a.id = s.article_id WHERE s.feed_id = ? AND s.entry_key = ?",
-            [feed_id, entry.entry_key],
-        ).fetchone()
-        if known:
-            article_id, stored_hash, update_count, story_id = known
+        if entry.entry_key in known:
+            article_id, stored_hash, update_count, story_id = known[entry.entry_key]
             if stored_hash == entry.content_hash or update_count >= MAX_UPDATES_PER_ARTICLE:
                 unchanged += 1
                 continue
-            db.execute(
-                "UPDATE articles SET title = ?, summary = ?, content = ?, content_hash = ?, "
-                "published_at = coalesce(?, published_at), update_count = update_count + 1 WHERE id = ?",
-                [entry.title, entry.summary, entry.content, entry.content_hash, to_db(entry.published_at), article_id],
-            )
+            update_rows.append((entry.title, entry.summary, entry.content, entry.content_hash,
+                                to_db(entry.published_at), article_id))
             updated.append(replace(entry, id=article_id, story_id=story_id))
             continue
+        if entry.url and entry.url in by_url:
+            source_rows.append((feed_id, entry.entry_key, by_url[entry.url], stamp))
+            continue
+        if next_id is None:
+            next_id = db.execute("SELECT coalesce(max(id), 0) + 1 FROM articles").fetchone()[0]
+        article_id = next_id
+        next_id += 1
         if entry.url:
-            same_url = db.execute("SELECT id FROM articles WHERE url = ?", [entry.url]).fetchone()
-            if same_url:
-                db.execute(
-                    "INSERT INTO article_sources (feed_id, entry_key, article_id, first_seen_at) VALUES (?, ?, ?, ?)",
-                    [feed_id, entry.entry_key, same_url[0], stamp],
-                )
-                also_seen += 1
-                continue
-        cursor = db.execute(
-            "INSERT INTO articles (feed_id, url, link, guid, title, summary, content, published_at, "
-            "first_seen_at, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                feed_id,
-                entry.url or None,
-                entry.link,
-                entry.guid,
-                entry.title,
-                entry.summary,
-                entry.content,
-                to_db(entry.published_at),
-                stamp,
-                entry.content_hash,
-            ],
-        )
-        article_id = cursor.lastrowid
-        db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [article_id, article_id])
-        db.execute(
-            "INSERT INTO article_sources (feed_id, entry_key, article_id, first_seen_at) VALUES (?, ?, ?, ?)",
-            [feed_id, entry.entry_key, article_id, stamp],
-        )
+            by_url[entry.url] = article_id  # a second entry with this URL in the same poll is a source
+        article_rows.append((article_id, article_id, feed_id, entry.url or None, entry.link, entry.guid, entry.title,
+                             entry.summary, entry.content, to_db(entry.published_at), stamp, entry.content_hash))
+        source_rows.append((feed_id, entry.entry_key, article_id, stamp))
         new.append(replace(entry, id=article_id, first_seen_at=now, story_id=article_id))
+    conn = db.conn
+    if update_rows:
+        conn.executemany(
+            "UPDATE articles SET title = ?, summary = ?, content = ?, content_hash = ?, "
+            "published_at = coalesce(?, published_at), update_count = update_count + 1 WHERE id = ?",
+            update_rows,
+        )
+    if article_rows:
+        conn.executemany(
+            "INSERT INTO articles (id, story_id, feed_id, url, link, guid, title, summary, content, published_at, "
+            "first_seen_at, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            article_rows,
+        )
+    if source_rows:
+        conn.executemany(
+            "INSERT OR IGNORE INTO article_sources (feed_id, entry_key, article_id, first_seen_at) VALUES (?, ?, ?, ?)",
+            source_rows,
+        )
+    also_seen = len(source_rows) - len(article_rows)
     return IngestResult(new=tuple(new), updated=tuple(updated), unchanged=unchanged, also_seen=also_seen)
+
+
+def _chunks(values: list, size: int = 500):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _known_by_key(db: sqlite_utils.Database, feed_id: int, keys: list[str]) -> dict[str, tuple]:
+    """entry_key -> (article id, content hash, update count, story id) for this feed's stored entries."""
+    found: dict[str, tuple] = {}
+    for chunk in _chunks(keys):
+        marks = ",".join("?" for _ in chunk)
+        rows = db.execute(
+            "SELECT s.entry_key, a.id, a.content_hash, a.update_count, a.story_id FROM article_sources s "
+            f"JOIN articles a ON a.id = s.article_id WHERE s.feed_id = ? AND s.entry_key IN ({marks})",
+            [feed_id, *chunk],
+        ).fetchall()
+        found.update((row[0], row[1:]) for row in rows)
+    return found
+
+
+def _ids_by_url(db: sqlite_utils.Database, urls: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(list(dict.fromkeys(urls))):
+        marks = ",".join("?" for _ in chunk)
+        found.update(db.execute(f"SELECT url, id FROM articles WHERE url IN ({marks})", chunk).fetchall())
+    return found
 
 
 def unknown_entry_keys(db: sqlite_utils.Database, feed_id: int, keys: list[str]) -> set[str]:
@@ -151,8 +179,32 @@ def count_articles_since(db: sqlite_utils.Database, since: datetime | None) -> i
     ).fetchone()[0]
 
 
+def index_pending(db: sqlite_utils.Database, batch_size: int = 20_000) -> int:
+    """Add articles stored since the last call to the full-text index; returns how many.
+
+    Call outside other transactions: it opens its own, one per batch.
+    """
+    total = 0
+    while True:
+        with transaction(db):
+            last = db.execute("SELECT last_indexed_id FROM fts_progress WHERE id = 1").fetchone()[0]
+            upto = db.execute(
+                "SELECT max(id) FROM (SELECT id FROM articles WHERE id > ? ORDER BY id LIMIT ?)", [last, batch_size]
+            ).fetchone()[0]
+            if upto is None:
+                return total
+            db.execute(
+                "INSERT INTO articles_fts (rowid, title, summary) SELECT id, title, summary FROM articles "
+                "WHERE id > ? AND id <= ? ORDER BY id",
+                [last, upto],
+            )
+            db.execute("UPDATE fts_progress SET last_indexed_id = ? WHERE id = 1", [upto])
+            total += upto - last
+
+
 def search_articles(db: sqlite_utils.Database, query: str, limit: int = 50) -> list[Article]:
     """Full-text search over title and summary (FTS5 syntax), best match first."""
+    index_pending(db)  # a search sees everything stored so far
     try:
         rows = _search_rows(db, query, limit)
     except sqlite3.OperationalError as error:

@@ -9,28 +9,41 @@ import sqlite_utils
 from storage.timefmt import to_db
 
 
-def add_signature(db: sqlite_utils.Database, article_id: int, signature: bytes, band_keys: list[int], now: datetime) -> None:
-    db.execute(
+def add_signatures(db: sqlite_utils.Database, signed: list[tuple[int, bytes, list[int]]], now: datetime) -> None:
+    """Store (article id, signature, band keys) for a poll's new articles."""
+    stamp = to_db(now)
+    db.conn.executemany(
         "INSERT OR REPLACE INTO article_signatures (article_id, signature, first_seen_at) VALUES (?, ?, ?)",
-        [article_id, signature, to_db(now)],
+        [(article_id, signature, stamp) for article_id, signature, _ in signed],
     )
-    db.conn.executemany("INSERT INTO article_bands (band_key, article_id) VALUES (?, ?)", [(k, article_id) for k in band_keys])
+    db.conn.executemany(
+        "INSERT INTO article_bands (band_key, article_id) VALUES (?, ?)",
+        [(key, article_id) for article_id, _, keys in signed for key in keys],
+    )
 
 
-def candidates(db: sqlite_utils.Database, band_keys: list[int], since: datetime, exclude_article_id: int) -> list[tuple[int, int, bytes]]:
-    """(article id, story id, signature) of articles sharing a band key, first seen since `since`."""
-    if not band_keys:
-        return []
-    marks = ",".join("?" for _ in band_keys)
-    return db.execute(
-        f"""
-        SELECT a.id, a.story_id, s.signature FROM articles a
-        JOIN article_signatures s ON s.article_id = a.id
-        WHERE a.id IN (SELECT article_id FROM article_bands WHERE band_key IN ({marks}))
-          AND s.first_seen_at >= ? AND a.id != ?
-        """,
-        [*band_keys, to_db(since), exclude_article_id],
-    ).fetchall()
+def add_signature(db: sqlite_utils.Database, article_id: int, signature: bytes, band_keys: list[int], now: datetime) -> None:
+    add_signatures(db, [(article_id, signature, band_keys)], now)
+
+
+def candidates(
+    db: sqlite_utils.Database, band_keys: list[int], since: datetime, exclude_article_id: int
+) -> list[tuple[int, int, bytes, int]]:
+    """(article id, story id, signature, band key) of articles sharing a band key, first seen since `since`."""
+    found: list[tuple[int, int, bytes, int]] = []
+    for start in range(0, len(band_keys), 500):
+        chunk = band_keys[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        found += db.execute(
+            f"""
+            SELECT a.id, a.story_id, s.signature, b.band_key FROM article_bands b
+            JOIN articles a ON a.id = b.article_id
+            JOIN article_signatures s ON s.article_id = a.id
+            WHERE b.band_key IN ({marks}) AND s.first_seen_at >= ? AND a.id != ?
+            """,
+            [*chunk, to_db(since), exclude_article_id],
+        ).fetchall()
+    return found
 
 
 def join_story(db: sqlite_utils.Database, article_id: int, story_id: int) -> None:
