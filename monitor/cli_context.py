@@ -61,7 +61,8 @@ def state(ctx: typer.Context) -> CliState:
     return root.obj
 
 
-stdout = Console(soft_wrap=False, highlight=False)
+# Piped output (no terminal) would default to 80 columns and fold every URL; give tables room.
+stdout = Console(soft_wrap=False, highlight=False, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line: never wrapped
 
 
