@@ -163,3 +163,20 @@ def test_rules_backtest_reports_gained_lost_and_label_scores(demo_archive, tmp_p
     assert report["ussm"]["lost"] == len(hits) - report["ussm"]["matches"]
     assert report["ussm"]["precision"] == 1.0 and report["ussm"]["recall"] == report["ussm"]["matches"] / len(hits)
     assert report["gold-anything"]["live"] == 0 and report["gold-anything"]["gained"] == report["gold-anything"]["matches"] > 0
+
+
+def test_run_once_exit_code_says_whether_any_feed_was_polled(tmp_path, feed_server):
+    from tests.behaviour_server import rss
+
+    feed_server.set_file("/ok.xml", rss(("g1", "USSM signs antimony MoU", "Balochistan")))
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: ussm\n    query: USSM\n    severity: high\n")
+    config = tmp_path / "minerals-monitor.toml"
+    base = f'[rules]\nfiles = ["r.yaml"]\n[alerts]\nskip_older_than = "3650d"\n'
+    config.write_text(base + f'[[feeds]]\nurl = "{feed_server.url("/ok.xml")}"\n[[feeds]]\nurl = "http://127.0.0.1:9/down.xml"\n')
+    result = cli("run", "--once", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "[HIGH] ussm: USSM signs antimony MoU" in result.stdout and "1/2 feeds polled successfully" in result.stdout
+    assert "connection refused" in result.stdout
+    config.write_text(base + '[[feeds]]\nurl = "http://127.0.0.1:9/down.xml"\n[storage]\npath = "other.db"\n')
+    assert cli("run", "--once", cwd=tmp_path).returncode == 1
