@@ -27,6 +27,7 @@ from storage.types import Alert
 log = logging.getLogger("minerals_monitor.alerts")
 
 SEND_DEADLINE_SECONDS = 60.0
+RELOOK_SECONDS = 5.0
 
 
 @dataclass
@@ -100,7 +101,9 @@ class Dispatcher:
             pause = await self._deliver_due(name, wait=True)
             if self._stopping.is_set():
                 return
-            await _wait_any(wakeup, self._stopping, timeout=pause)
+            # Look again at least every few seconds: `alerts retry` in another process changes
+            # what is due without waking this one.
+            await _wait_any(wakeup, self._stopping, timeout=min(pause, RELOOK_SECONDS))
 
     async def _deliver_due(self, name: str, *, wait: bool) -> float:
         """Send the channel's due alerts in order; returns how long to sleep before the next look."""

@@ -270,8 +270,11 @@ class WebhookChannel:
 
     def _redact(self, text: str) -> str:
         """Remove the secret and configured header values, should an answer echo them."""
-        for secret in (self._secret, *self._headers.values()):
-            if secret and len(secret) >= 4:
+        values = [self._secret, *self._headers.values()]
+        # A header like "Bearer tok-123" may come back as just "tok-123": redact its parts too.
+        values += [part for value in self._headers.values() if value for part in value.split() if len(part) >= 8]
+        for secret in sorted(filter(None, values), key=len, reverse=True):
+            if len(secret) >= 4:
                 text = text.replace(secret, "***")
         return text
 

@@ -12,8 +12,8 @@ from rich.text import Text
 from monitor.cli_context import EXIT_PROBLEMS, print_json, progress_bar, since_option, state, stderr, stdout
 from monitor.exceptions import ConfigError
 from monitor.pipeline import document_for
-from monitor.rulesource import read_sources
-from rules import Document, compile_rules, load_rules
+from monitor.rulesource import load_rule_set
+from rules import Document, compile_rules
 from storage.articles import articles_since, count_articles_since, get_article
 
 app = typer.Typer(help="Check and test rules files.", no_args_is_help=True)
@@ -34,7 +34,7 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON.")] = False,
 ) -> None:
     """Validate rules files and run their examples; prints FILE:LINE:COL: message per problem."""
-    ruleset = load_rules(read_sources(tuple(files)), known_channels=_known_channels(ctx))
+    ruleset = load_rule_set(tuple(files), known_channels=_known_channels(ctx))
     if as_json:
         print_json(
             {
@@ -64,7 +64,7 @@ def _rule_files(ctx: typer.Context, rules_files: list[Path] | None) -> tuple[Pat
 
 
 def _load_matcher(ctx: typer.Context, files: tuple[Path, ...]):
-    ruleset = load_rules(read_sources(files), known_channels=_known_channels(ctx))
+    ruleset = load_rule_set(files, known_channels=_known_channels(ctx))
     for problem in ruleset.problems:
         stderr.print(f"warning: {problem} (rule left out)", markup=False)
     return ruleset, compile_rules(ruleset.rules, ruleset.aliases)

@@ -133,13 +133,17 @@ def load_config(path: Path | None, environ: dict[str, str] | None = None) -> Con
     environ = dict(os.environ) if environ is None else environ
     where = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as error:
         raise ConfigError([f"{where}: cannot read config file: {error.strerror or error}"]) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"{where}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start})"]) from error
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{where}: TOML syntax error: {error}"]) from error
+    except RecursionError as error:
+        raise ConfigError([f"{where}: TOML nested too deeply to read"]) from error
     return parse_config(data, path, environ)
 
 
@@ -387,6 +391,10 @@ def _channels(table: dict[str, Any], where: str, problems: list[str]) -> dict[st
         _unknown_keys(options, _CHANNEL_KEYS[kind], where, f"{key}.", problems)
         for required in sorted(_REQUIRED[kind] - set(options)):
             problems.append(f"{where}: {key}.{required}: missing (required for type = \"{kind}\")")
+        if "timeout" in options:
+            timeout = options["timeout"]
+            if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 600:
+                problems.append(f"{where}: {key}.timeout: expected seconds between 0 and 600, got {timeout!r}")
         if kind == "email":
             _check_email(options, where, key, problems)
         if kind == "webhook":
@@ -448,7 +456,10 @@ def _alerts(table: dict[str, Any], channels: dict[str, ChannelConfig], where: st
 
     default_channels = channel_list(table.get("default_channels", list(defaults.default_channels)), f"{p}default_channels")
     operator = table.get("operator_channel")
-    if operator is not None and operator not in channels:
+    if operator is not None and not isinstance(operator, str):
+        problems.append(f"{where}: {p}operator_channel: expected one channel name")
+        operator = None
+    elif operator is not None and operator not in channels:
         problems.append(f"{where}: {p}operator_channel: unknown channel {operator!r}")
     routes: dict[str, SeverityRoute] = {}
     raw_routes = table.get("routes", {})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_SECONDS = 10 * 365 * 86400  # ten years: anything longer is a typo, and overflows datetime maths
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 
 
@@ -13,9 +15,9 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, bool):
         raise ValueError("expected a duration like \"90s\", \"15m\", \"2h\" or \"1d\"")
     if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(text)
+        if not math.isfinite(text) or text < 0:
+            raise ValueError(f"{text!r} is not a duration; write e.g. \"90s\", \"15m\", \"2h\" or \"1d\"")
+        return _bounded(float(text), text)
     if not isinstance(text, str):
         raise ValueError("expected a duration like \"90s\", \"15m\", \"2h\" or \"1d\"")
     compact = text.strip().lower().replace(" ", "")
@@ -30,7 +32,13 @@ def parse_duration(text: str | int | float) -> float:
         position = part.end()
     if position != len(compact) or position == 0:
         raise ValueError(f"{text!r} is not a duration; write e.g. \"90s\", \"15m\", \"2h\" or \"1d\"")
-    return total
+    return _bounded(total, text)
+
+
+def _bounded(seconds: float, text: object) -> float:
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{text!r} is longer than ten years")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

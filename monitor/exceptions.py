@@ -19,6 +19,8 @@ class ConfigError(MonitorError):
     """The config file is unusable; `problems` has one line per problem."""
 
     def __init__(self, problems: list[str]):
+        # One problem, one line, even when a key or value in the file holds a line break.
+        problems = [p.replace("\r", "\\r").replace("\n", "\\n") for p in problems]
         super().__init__("\n".join(problems))
         self.problems = problems
 

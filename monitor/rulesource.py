@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rules import Matcher, RuleSet, compile_rules, load_rules
-from rules.types import Rule
+from rules.types import Problem, Rule, SourceLocation
 
 log = logging.getLogger("minerals_monitor.rules")
 
@@ -20,18 +20,36 @@ class LoadedRules:
     files: tuple[Path, ...]
 
 
-def read_sources(files: tuple[Path, ...]) -> list[tuple[str, str]]:
-    sources = []
+def read_sources(files: tuple[Path, ...]) -> tuple[list[tuple[str, str]], list[Problem]]:
+    """(file name, text) pairs for load_rules, and a FILE:1:1 problem for each file that
+    cannot be read or is not UTF-8 (the other files still load)."""
+    sources: list[tuple[str, str]] = []
+    problems: list[Problem] = []
     for path in files:
-        sources.append((str(path), path.read_text(encoding="utf-8")))
-    return sources
+        try:
+            sources.append((str(path), path.read_bytes().decode("utf-8-sig")))
+        except UnicodeDecodeError as error:
+            reason = f"not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); save it as UTF-8"
+            problems.append(Problem(SourceLocation(str(path), 1, 1), reason))
+        except OSError as error:
+            problems.append(Problem(SourceLocation(str(path), 1, 1), f"cannot read: {error.strerror or error}"))
+    return sources, problems
+
+
+def load_rule_set(
+    files: tuple[Path, ...], known_channels: set[str] | None = None, known_feeds: set[str] | None = None
+) -> RuleSet:
+    """Read and validate rules files; unreadable files are problems like any other."""
+    sources, unreadable = read_sources(files)
+    ruleset = load_rules(sources, known_channels=known_channels, known_feeds=known_feeds)
+    return replace(ruleset, problems=tuple(unreadable) + ruleset.problems) if unreadable else ruleset
 
 
 def load_rule_files(
     files: tuple[Path, ...], known_channels: set[str] | None = None, known_feeds: set[str] | None = None
 ) -> LoadedRules:
     """Load and compile; invalid rules are left out and listed in ruleset.problems."""
-    ruleset = load_rules(read_sources(files), known_channels=known_channels, known_feeds=known_feeds)
+    ruleset = load_rule_set(files, known_channels, known_feeds)
     matcher = compile_rules(ruleset.rules, ruleset.aliases)
     return LoadedRules(ruleset=ruleset, matcher=matcher, by_id={r.id: r for r in ruleset.rules}, files=files)
 

@@ -178,7 +178,10 @@ class DocumentContext:
         ft = self.fields[f]
         assert ft is not None
         spec = self.specs[ref.key]
-        index = ft.positions(ref.key, spec).index(position)
+        positions = ft.positions(ref.key, spec)  # ascending: binary search, not a linear .index()
+        index = bisect_left(positions, position)
+        if index == len(positions) or positions[index] != position:
+            raise ValueError(f"no hit of key {ref.key} at word {position}")
         return ft.spans(ref.key, spec)[index]
 
     # --- NEAR -------------------------------------------------------------

@@ -117,6 +117,9 @@ def load_rules(
         except YamlProblem as e:
             report.error(SourceLocation(name, e.line, e.column), e.message)
             continue
+        except RecursionError:
+            report.error(SourceLocation(name, 1, 1), "YAML nested too deeply to read")
+            continue
         rule_nodes.extend((file, node) for node in _read_top(file, root, report))
 
     aliases = _merge_aliases(files, report)
