@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import feedparser
 
 from monitor.canonical import canonical_url
+from monitor.stories import signature
 from monitor.text import html_to_text, one_line
 from storage.types import Article
 
@@ -148,8 +149,10 @@ def _keyed_articles(drafts: list, feed_id: int, feed_name: str, warnings: list[s
         if key in seen_keys:
             continue  # the same entry twice in one document
         seen_keys.add(key)
+        sig = signature(title, summary, content)  # here, in the worker process, not in the poll's transaction
         articles.append(
             Article(
+                story_signature=sig.to_bytes() if sig else None,
                 feed_id=feed_id,
                 entry_key=key,
                 url=url,

@@ -194,7 +194,10 @@ class Pipeline:
         settings = self.config.stories
         if not settings.enabled or not new:
             return new
-        signed = [(article, stories.signature(article.title, article.summary, article.content)) for article in new]
+        signed = [
+            (article, stories.signature_of(article.title, article.summary, article.content, article.story_signature))
+            for article in new
+        ]
         keys = sorted({key for _, sig in signed if sig for key in sig.band_keys})
         stored = storage_stories.candidates(self.db, keys, now - timedelta(seconds=settings.window), exclude_article_id=0)
         by_key: dict[int, list[tuple[int, int, bytes]]] = {}

@@ -80,6 +80,18 @@ def signature(title: str, summary: str, content: str = "") -> StorySignature | N
     return StorySignature(values=values, band_keys=band_keys(values))
 
 
+def signature_from_bytes(data: bytes) -> StorySignature:
+    values = np.frombuffer(data, dtype="<u4").astype(np.uint32)
+    return StorySignature(values=values, band_keys=band_keys(values))
+
+
+def signature_of(title: str, summary: str, content: str, precomputed: bytes | None) -> StorySignature | None:
+    """The signature a parse worker computed, else compute it now."""
+    if precomputed is not None:
+        return signature_from_bytes(precomputed)
+    return signature(title, summary, content)
+
+
 _BAND_SALT = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
 _MIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53), np.uint64(0x2545F4914F6CDD1D))
 

@@ -69,6 +69,9 @@ class Article:
     first_seen_at: datetime | None = None
     content_hash: str = ""
     story_id: int | None = None
+    # MinHash signature of the text, computed by the parse workers so the poll's
+    # transaction only looks it up (monitor/stories.py); not stored on the article row.
+    story_signature: bytes | None = None
 
 
 @dataclass(frozen=True)
