@@ -148,7 +148,12 @@ class Monitor:
         scheduler = AsyncIOScheduler(timezone=UTC)
 
         async def poll_job(feed_id: int) -> None:
-            summary = await self._poll_logged(feed_id)
+            try:
+                summary = await self._poll_logged(feed_id)
+            except asyncio.CancelledError:
+                # Stopping: a poll cancelled at an await wrote nothing (its one transaction has no await).
+                log.debug("poll of feed %s cancelled by shutdown", feed_id)
+                return
             schedule.move_next_run(scheduler, feed_id, feeds.get_feed(self.db, feed_id).next_poll_at)
             if summary.error and not summary.skipped:
                 log.warning("feed %s (%s): %s", summary.feed_name, summary.url, summary.error)
@@ -172,6 +177,7 @@ class Monitor:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)  # cancels in-flight polls; each poll's writes are one transaction
+            await asyncio.sleep(0)  # let the cancelled polls unwind before the database closes
             self.dispatcher.stop()  # an in-flight send finishes and is recorded
             await dispatching
 

@@ -182,6 +182,8 @@ def _parse_json_feed(body: bytes, feed_id: int, feed_name: str) -> ParsedFeed:
         document = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         return ParsedFeed(error=f"invalid JSON: {error}")
+    except RecursionError:
+        return ParsedFeed(error="invalid JSON Feed: nested too deeply to read")
     if not isinstance(document, dict) or "jsonfeed.org/version" not in str(document.get("version", "")):
         return ParsedFeed(error="JSON document is not a JSON Feed (no https://jsonfeed.org/version/1.x)")
     items = document.get("items")

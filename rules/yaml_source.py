@@ -44,8 +44,14 @@ def compose(text: str) -> Node | None:
             what = f"{what} ({e.context})"
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise YamlProblem(line, column, f"YAML syntax error: {what}") from e
-    except yaml.YAMLError as e:  # e.g. a character YAML does not allow
-        raise YamlProblem(1, 1, f"YAML error: {e}") from e
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow: point at it
+        position = e.position
+        line = text.count("\n", 0, position) + 1
+        column = position - (text.rfind("\n", 0, position) + 1) + 1
+        character = chr(e.character) if isinstance(e.character, int) else str(e.character)
+        raise YamlProblem(line, column, f"YAML error: character {character!r} is not allowed in a YAML file") from e
+    except yaml.YAMLError as e:
+        raise YamlProblem(1, 1, "YAML error: " + " ".join(str(e).split())) from e
 
 
 def location(file: str, node: Node) -> SourceLocation:

@@ -16,7 +16,9 @@ def to_db(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         raise ValueError("naive datetime given to storage; all datetimes must be UTC-aware")
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    moment = moment.astimezone(UTC)
+    # The year by hand: strftime("%Y") does not zero-pad years before 1000 on glibc.
+    return f"{moment.year:04d}" + moment.strftime(_FORMAT[2:])
 
 
 def from_db(text: str | None) -> datetime | None:

@@ -196,9 +196,6 @@ def test_sigterm_at_random_moments_never_delivers_twice(tmp_path, crash_seed):
         host.__exit__(None, None, None)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: SIGTERM during a poll logs an apscheduler ERROR with a CancelledError "
-                   "traceback (monitor/daemon.py run_forever: scheduler.shutdown(wait=False) leaves the poll "
-                   "running; asyncio.run cancels it after the Monitor has closed)")
 def test_clean_stop_during_a_poll_logs_no_error(tmp_path):
     """A SIGTERM while a feed is being fetched is an ordinary stop: exit 0, no ERROR, no traceback."""
     publisher = Publisher("slow", 3, 0.0, seed=1)

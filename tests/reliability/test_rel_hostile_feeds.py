@@ -256,11 +256,8 @@ def test_generated_hostile_feeds_are_survived_in_one_poll(tmp_path):
     "date",
     [
         "Fri, 31 Dec 9999 23:59:59 GMT",
-        pytest.param("Mon, 01 Jan 0001 00:00:00 GMT", marks=pytest.mark.xfail(
-            strict=True, reason="BUG: storage/timefmt.py to_db writes year 1 as '1-01-01T...' (strftime %Y is not "
-                                "zero-padded), which from_db cannot read back: hits list / alerts list raise ValueError")),
-        pytest.param("0999-06-01T00:00:00Z", marks=pytest.mark.xfail(
-            strict=True, reason="BUG: same as year 1: years below 1000 are stored without zero padding")),
+        "Mon, 01 Jan 0001 00:00:00 GMT",
+        "0999-06-01T00:00:00Z",
     ],
     ids=["year-9999", "year-1", "year-999-atom"],
 )
@@ -292,9 +289,6 @@ def test_extreme_dates_are_stored_and_read_back(tmp_path, date):
         assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: monitor/parse.py _parse_json_feed catches only UnicodeDecodeError and "
-                   "JSONDecodeError: deeply nested JSON raises RecursionError out of parse_feed (documented 'never "
-                   "raises'); `feeds check URL` then exits 70 'internal error'")
 def test_deeply_nested_json_is_a_parse_error_not_an_exception(tmp_path):
     nested = b'{"version":"https://jsonfeed.org/version/1.1","items":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     with FeedHost() as host:

@@ -174,9 +174,6 @@ def test_rules_check_answers_nasty_files_with_problems(tmp_path):
     assert _check_rules_files(tmp_path, NASTY_RULES_FILES) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: rules/yaml_source.py compose: a yaml ReaderError (NUL or another control "
-                   "character, or U+FFFE) becomes a two-line problem ending '\\n  in \"<unicode string>\", position "
-                   "N', always at 1:1, instead of one line at the character's line and column")
 def test_rules_check_reports_a_control_character_on_one_line(tmp_path):
     assert _check_rules_files(tmp_path, {"control": b"rules:\n  - id: r\x00\n"}) == []
 
