@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ from storage.types import Alert
 log = logging.getLogger("minerals_monitor.alerts")
 
 SEND_DEADLINE_SECONDS = 60.0
+SENT_FLUSH_BATCH = 50
+SENT_FLUSH_SECONDS = 0.2
 RELOOK_SECONDS = 5.0
 
 
@@ -60,6 +63,8 @@ class Dispatcher:
         self._wakeups: dict[str, asyncio.Event] = {}
         self._stopping = asyncio.Event()
         self.counts = DispatchCounts()
+        self._sent_pending: list[int] = []
+        self._sent_since = 0.0
 
     def wake(self) -> None:
         """Called after a commit that added outbox rows: deliver now, not on the next sweep."""
@@ -107,7 +112,14 @@ class Dispatcher:
 
     async def _deliver_due(self, name: str, *, wait: bool) -> float:
         """Send the channel's due alerts in order; returns how long to sleep before the next look."""
+        try:
+            return await self._deliver_due_batches(name, wait=wait)
+        finally:
+            self.flush_sent()  # outcomes are on disk before this channel sleeps or stops
+
+    async def _deliver_due_batches(self, name: str, *, wait: bool) -> float:
         while not self._stopping.is_set():
+            self.flush_sent()  # the next query must not see sent alerts as waiting
             waiting = deliveries.waiting_for_channel(self.db, name, self.batch_size)
             if not waiting:
                 return 30.0
@@ -145,8 +157,7 @@ class Dispatcher:
                 log.exception("channel %s raised unexpectedly for delivery %s", name, delivery.id)
                 error = DeliveryError(f"unexpected {type(failure).__name__}: {failure}")
             else:
-                with transaction(self.db):
-                    deliveries.mark_sent(self.db, delivery.id, self.now())
+                self._record_sent(delivery.id)
                 self.counts.sent += 1
                 return True
         decision = decide_retry(
@@ -159,6 +170,7 @@ class Dispatcher:
             rng=self.rng,
         )
         message = str(error)
+        self.flush_sent()
         with transaction(self.db):
             if decision.dead:
                 deliveries.mark_dead(self.db, delivery.id, f"{message} ({decision.reason})")
@@ -202,6 +214,25 @@ class Dispatcher:
                 deliveries.mark_digest_sent(self.db, ids, self.now())
             sent += len(ids)
         return sent
+
+    def _record_sent(self, delivery_id: int) -> None:
+        """Successes are recorded in small batches (one commit per delivery cost more than the
+        send for fast channels); a batch is written within SENT_FLUSH_SECONDS, before any wait,
+        and on stop, so a crash re-sends at most that batch (same webhook-id) and SIGTERM none."""
+        if not self._sent_pending:
+            self._sent_since = time.monotonic()
+        self._sent_pending.append(delivery_id)
+        if len(self._sent_pending) >= SENT_FLUSH_BATCH or time.monotonic() - self._sent_since >= SENT_FLUSH_SECONDS:
+            self.flush_sent()
+
+    def flush_sent(self) -> None:
+        if not self._sent_pending:
+            return
+        now = self.now()
+        with transaction(self.db):
+            for delivery_id in self._sent_pending:
+                deliveries.mark_sent(self.db, delivery_id, now)
+        self._sent_pending.clear()
 
     async def _tell_operator(self, failed_channel: str, alert: Alert, reason: str) -> None:
         if not self.operator_channel or self.operator_channel == failed_channel:
