@@ -26,6 +26,7 @@ from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
 from storage import RunLock, articles, feeds, open_database, transaction
 from storage import stories as storage_stories
+from storage.checkpoint import BackgroundCheckpointer, disable_auto_checkpoint
 
 log = logging.getLogger("minerals_monitor")
 
@@ -68,6 +69,8 @@ class Monitor:
             self._stack.enter_context(RunLock(config.storage_path))
         self.db = open_database(config.storage_path)
         self._stack.callback(self.db.close)
+        disable_auto_checkpoint(self.db)  # checkpoints run in a thread, not in a commit on the loop
+        self._stack.enter_context(BackgroundCheckpointer(config.storage_path))
         self.rules = RulesHolder(config.rules_files, known_channels=set(config.channels))
         self.sync_feeds()
         self.channels = build_channels(config.channels, self.console_stream)
@@ -114,13 +117,16 @@ class Monitor:
                                 spec.url, spec.interval_seconds, int(floor))
                 feeds.upsert_feed(self.db, spec, self.now())
 
-    async def poll_all(self) -> list[PollSummary]:
-        """Poll every active feed once, concurrently (bounded by the fetcher's pool)."""
+    async def poll_all(self, in_order: bool = False) -> list[PollSummary]:
+        """Poll every active feed once, concurrently (bounded by the fetcher's pool);
+        `in_order` polls one after another in feed order (the demo: same output every run)."""
         active = feeds.active_feeds(self.db)
+        if in_order:
+            return [await self._poll_logged(feed.id) for feed in active]
         return list(await asyncio.gather(*(self._poll_logged(feed.id) for feed in active)))
 
-    async def run_once(self, send_digests: bool = False) -> list[PollSummary]:
-        summaries = await self.poll_all()
+    async def run_once(self, send_digests: bool = False, in_order: bool = False) -> list[PollSummary]:
+        summaries = await self.poll_all(in_order)
         await self.dispatcher.drain()
         articles.index_pending(self.db)
         if send_digests:

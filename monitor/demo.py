@@ -66,7 +66,7 @@ def run_demo(keep: Path | None = None) -> int:
 
             async def cycle():
                 async with Monitor(config, use_process_pool=False) as monitor:
-                    summaries = await monitor.run_once()
+                    summaries = await monitor.run_once(in_order=True)
                     stdout.print()
                     print_once_report(summaries, monitor)
                     listings = hits.list_hits(monitor.db, limit=50)
