@@ -11,8 +11,10 @@ What is measured, for each N: three polls of every feed, one after the other:
 - steady: 10% of the feeds changed (one new item prepended, the oldest dropped,
           new ETag), the rest answer 304.
 For each: wall time, feeds/s, CPU seconds (the measured process plus its child
-processes, e.g. our parser pool), peak RSS (the process plus its children, sampled
-every 50 ms with psutil; spawned workers share little, so the sum is fair).
+processes, e.g. our parser pool), peak RSS (the process plus its children, read from
+/proc every 100 ms; spawned workers share little, so the sum is fair), and the TCP
+connections the server saw opened (a client that reuses keep-alive connections
+opens about `concurrency` of them per poll).
 
 The feeds come from bench/feedserver.py in ONE separate process (an asyncio
 HTTP/1.1 keep-alive server; its CPU is not counted against the client; its CPU
@@ -37,6 +39,19 @@ Contenders, each in a fresh process of its own:
           of them changed for the steady poll) and EXTRAPOLATED to N (time x N / sample).
 The limit column is N x latency / concurrency: the time the polls would take if
 only the waiting counted (concurrency 100 for ours, W for reader, 1 for naive).
+
+Time: `make bench` passes `--budget 400 --peers-at-10k none --sample 30` so the whole
+`make bench` stays under 10 minutes on 2 cores: at 10,000 feeds only ours runs (the
+cold poll alone takes minutes), a warm or steady poll that would start after 400 s
+is skipped (and says so), and the naive loop reuses its 1,000-feed per-feed figures
+(it is sequential and stores nothing, so its cost per feed does not depend on N).
+`--peers-at-10k best` adds reader (its best W at 1,000) at 10,000 feeds.
+
+What-if runs: `--experiment drain,sniffio` (repeatable) adds runs of ours with
+patches from bench/whatif.py applied in the benchmark process, labelled
+`ours+drain+sniffio`; they are not the shipped code, they show what a fix would buy.
+`--profile PHASE` (cProfile) and `--spy PHASE` (py-spy, with the parser workers)
+print where our time goes.
 
 Targets (exit status 1 if missed; which one is printed):
 - at 1,000 feeds, ours against reader's best W: warm >= 3.5x faster, cold >= 2x, steady >= 5x;
@@ -719,7 +734,7 @@ def main(argv: list[str] | None = None) -> int:
         params = {
             "feeds": ", ".join(f"{n:,}" for n in counts),
             "server latency per request": f"{args.latency * 1000:.0f} ms (asyncio.sleep in the feed server)",
-            "documents": "RSS 2.0, 20 items, ~18 KB (~3.5 KB gzip on the wire), stable ETag/Last-Modified",
+            "documents": "RSS 2.0, 20 items, ~18.8 KB (~4.9 KB gzip on the wire), stable ETag/Last-Modified",
             "steady poll": f"{CHANGE_FRACTION:.0%} of the feeds changed, one new item each",
             "ours": f"Monitor(use_process_pool=True).poll_all(), concurrency {args.concurrency}, per_host {args.concurrency}, "
                     "host_gap 0 (the bench server is one host), bundled rules pack, temporary SQLite file",
@@ -728,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
             "naive": f"sequential feedparser.parse(url, etag, modified) on {args.sample} feeds, extrapolated to N",
             "server": "bench/feedserver.py, one asyncio process on the same 2 cores (its CPU is the 'server CPU' column)",
             "CPU": "user+system of the contender's process and its child processes (our parser pool)",
-            "peak RSS": "sum over the process and its children, sampled every 50 ms",
+            "peak RSS": "sum over the process and its children, sampled every 100 ms",
             "limit": "N x latency / concurrency",
         }
         verdict = "All targets met." if not missed else "Targets missed:\n\n" + "\n".join(f"- {m}" for m in missed)

@@ -63,8 +63,29 @@ def memory_total() -> str:
     return "unknown"
 
 
+def git_revision() -> str:
+    """The commit measured, and whether the work tree had changes on top of it."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" with uncommitted changes" if dirty else "")
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def machine() -> dict[str, str]:
     return {
+        "commit": git_revision(),
+        "load average at start (1/5/15 min)": load_average(),
         "cores (nproc)": str(nproc()),
         "CPU": cpu_model(),
         "memory": memory_total(),
@@ -84,7 +105,8 @@ def params_markdown(params: dict[str, object]) -> str:
 
 
 def section(title: str, params: dict[str, object], body: str, *, with_machine: bool = True) -> str:
-    parts = [f"## {title}", "", f"_Run {time.strftime('%Y-%m-%d %H:%M:%S %Z')}._", ""]
+    parts = [f"## {title}", "", f"_Run {time.strftime('%Y-%m-%d %H:%M:%S %Z')} on commit {git_revision()}, "
+                                f"load average {load_average()}._", ""]
     if with_machine:
         parts += ["Machine:", "", machine_markdown(), ""]
     if params:
