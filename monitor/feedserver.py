@@ -13,7 +13,41 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class FeedServer:
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # clients hanging up on purpose
+        return
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 at an ephemeral port, started and stopped as a
+    context manager. Subclasses build their handler class and call `_serve(handler)`."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="loopback-server", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class FeedServer(LoopbackServer):
     """Serve `{path: (body, content_type)}` on 127.0.0.1 at an ephemeral port."""
 
     def __init__(self, files: dict[str, tuple[bytes, str]]):
@@ -59,26 +93,8 @@ class FeedServer:
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="feed-server", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        self._serve(Handler)
 
     def set_file(self, path: str, body: bytes, content_type: str = "application/rss+xml") -> None:
         with self._lock:
             self.files[path] = (body, content_type)
-
-    def __enter__(self) -> FeedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

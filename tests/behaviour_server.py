@@ -11,7 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from monitor.feedserver import LoopbackServer
 
 
 @dataclass
@@ -31,14 +33,7 @@ class Request:
 Route = Callable[[Request], Response]
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:  # clients hanging up on purpose
-        return
-
-
-class BehaviourServer:
+class BehaviourServer(LoopbackServer):
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
@@ -74,12 +69,7 @@ class BehaviourServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        self._serve(Handler)
 
     def route(self, path: str, handler: Route) -> str:
         with self._lock:
@@ -89,15 +79,6 @@ class BehaviourServer:
     def requests_to(self, path: str) -> list[Request]:
         with self._lock:
             return [r for r in self.requests if r.path.split("?")[0] == path]
-
-    def __enter__(self) -> BehaviourServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def rss(*items: tuple[str, str, str], title: str = "Test feed") -> bytes:

@@ -29,6 +29,7 @@ from xml.sax.saxutils import escape
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from monitor.feedserver import LoopbackServer
 from tests.conftest import REPO
 
 PYTHON = sys.executable
@@ -142,7 +143,7 @@ class Publisher:
         ).encode()
 
 
-class FeedHost:
+class FeedHost(LoopbackServer):
     """A threaded HTTP server on 127.0.0.1 serving `path -> () -> (status, headers, body)`."""
 
     def __init__(self) -> None:
@@ -188,12 +189,7 @@ class FeedHost:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        self._serve(Handler)
 
     def serve(self, path: str, body: bytes | Callable[[], bytes], content_type: str = "application/rss+xml",
               status: int = 200, headers: dict[str, str] | None = None) -> str:
@@ -203,15 +199,6 @@ class FeedHost:
         with self._lock:
             self.routes[path] = route
         return self.url(path)
-
-    def __enter__(self) -> FeedHost:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 # --- a webhook receiver that records everything and can go down ------------------------
