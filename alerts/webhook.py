@@ -203,6 +203,7 @@ class WebhookChannel:
                     "POST", self.url, content=body.encode("utf-8"), headers=headers, timeout=self.timeout
                 ) as response:
                     if 200 <= response.status_code < 300:
+                        await _drain(response)  # a fully read answer leaves the connection reusable
                         return
                     excerpt = await _read_excerpt(response)
         except httpx.HTTPError as error:
@@ -277,6 +278,16 @@ class WebhookChannel:
             if len(secret) >= 4:
                 text = text.replace(secret, "***")
         return text
+
+
+async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
+    """Read a small answer to its end (so keep-alive can reuse the connection); a large one is dropped."""
+    received = 0
+    async with aclosing(response.aiter_raw()) as chunks:
+        async for chunk in chunks:
+            received += len(chunk)
+            if received > limit:
+                return
 
 
 async def _read_excerpt(response: httpx.Response, limit: int = BODY_EXCERPT_BYTES) -> bytes:

@@ -48,7 +48,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from feedserver import FeedServerProcess, control, feed_url  # noqa: E402
+from feedserver import FeedServerProcess, control  # noqa: E402
 from whatif import EXPERIMENTS, apply_experiments  # noqa: E402
 
 TARGET_P50_MS = 100.0

@@ -67,7 +67,6 @@ import io
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -319,7 +318,6 @@ async def _ours(base: str, n: int, args: argparse.Namespace) -> dict:
 def _start_py_spy(phase: str):
     """py-spy sampling this process and its parser workers (collapsed stacks), if py-spy is installed."""
     import shutil
-    import signal as _signal  # noqa: F401
 
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     path = Path(tempfile.gettempdir()) / f"bench-poll-ours-{phase}.folded"

