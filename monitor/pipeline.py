@@ -31,12 +31,12 @@ import sqlite_utils
 
 from monitor import decide, routing, stories
 from monitor.config import Config
-from monitor.durations import parse_duration
 from monitor.fetch import FetchRequest, FetchResult, Fetcher
 from monitor.fulltext import add_full_text
 from monitor.outage import FetchOutcome, OutageDetector
 from monitor.parse import ParsedFeed, parse_feed
 from monitor.rulesource import RulesHolder
+from rules import parse_duration as parse_rule_duration  # the parser that validated the rule
 from rules.types import Document
 from storage import articles, deliveries, feeds, hits, transaction
 from storage import stories as storage_stories
@@ -239,7 +239,7 @@ class Pipeline:
                 continue
             for route in routing.routes_for(rule, self.config.alerts):
                 throttled = bool(rule.throttle) and deliveries.immediate_since(
-                    self.db, rule.id, route.channel, now - timedelta(seconds=parse_duration(rule.throttle))
+                    self.db, rule.id, route.channel, now - parse_rule_duration(rule.throttle)
                 )
                 plan = routing.plan_delivery(route, rule, by_id[hit.article_id], self.config.alerts, now,
                                              muted=rule.id in mutes, throttled=throttled)
