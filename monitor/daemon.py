@@ -11,9 +11,10 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 import httpx
+import sqlite_utils
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alerts.dispatch import Dispatcher
@@ -24,11 +25,14 @@ from monitor.config import Config
 from monitor.fetch import Fetcher, user_agent
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
+from monitor.writer import WriteThread
 from storage import RunLock, articles, feeds, open_database, transaction
 from storage import stories as storage_stories
 from storage.checkpoint import BackgroundCheckpointer, disable_auto_checkpoint
 
 log = logging.getLogger("minerals_monitor")
+
+T = TypeVar("T")
 
 RULES_RELOAD_SECONDS = 5
 FTS_INDEX_SECONDS = 10
@@ -51,6 +55,7 @@ class Monitor:
         transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
         executor: Executor | None = None,
         use_process_pool: bool = True,
+        use_write_thread: bool = True,
         take_lock: bool = True,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
@@ -59,6 +64,7 @@ class Monitor:
         self.transport_factory = transport_factory
         self.executor = executor
         self.use_process_pool = use_process_pool
+        self.use_write_thread = use_write_thread
         self.take_lock = take_lock
         self.now = now
         self._stack = AsyncExitStack()
@@ -99,8 +105,15 @@ class Monitor:
             operator_channel=config.alerts.operator_channel,
             now=self.now,
         )
+        self.writer = None
+        if self.use_write_thread:
+            self.writer = WriteThread(config.storage_path)
+            # Closed after the polls are cancelled (callbacks run in reverse) and before the database:
+            # what was already submitted is stored.
+            self._stack.callback(self.writer.close)
         self.pipeline = Pipeline(
-            self.db, config, self.fetcher, self.rules, executor=self.executor, on_commit=self.dispatcher.wake, now=self.now
+            self.db, config, self.fetcher, self.rules, executor=self.executor, on_commit=self.dispatcher.wake, now=self.now,
+            writer=self.writer,
         )
         return self
 
@@ -128,7 +141,7 @@ class Monitor:
     async def run_once(self, send_digests: bool = False, in_order: bool = False) -> list[PollSummary]:
         summaries = await self.poll_all(in_order)
         await self.dispatcher.drain()
-        articles.index_pending(self.db)
+        await self._index_for_search()
         if send_digests:
             for schedule_name in self.digest_schedules():
                 await self.dispatcher.send_digest(schedule_name, f"{schedule_name} digest")
@@ -187,15 +200,25 @@ class Monitor:
             self.dispatcher.stop()  # an in-flight send finishes and is recorded
             await dispatching
 
+    async def _write(self, work: Callable[[sqlite_utils.Database], T]) -> T:
+        """Database upkeep goes to the write thread, so the loop never waits for the write lock."""
+        if self.writer is None:
+            return work(self.db)
+        return await self.writer.call(work)
+
     async def _prune_story_bands(self) -> None:
         before = self.now() - timedelta(seconds=self.config.stories.window)
-        with transaction(self.db):
-            removed = storage_stories.prune_bands(self.db, before)
+
+        def prune(db: sqlite_utils.Database) -> int:
+            with transaction(db):
+                return storage_stories.prune_bands(db, before)
+
+        removed = await self._write(prune)
         log.debug("pruned %d story band keys older than the window", removed)
 
     async def _index_for_search(self) -> None:
         """Full-text indexing in batches, off the polls' transactions (`hits search` also catches up)."""
-        articles.index_pending(self.db)
+        await self._write(articles.index_pending)
 
     async def _reload_rules(self) -> None:
         self.rules.reload_if_changed()

@@ -132,6 +132,8 @@ def poll_record(
         disabled_reason=disabled_reason,
         body_hash=verdict.body_hash if success else None,
         counts_as_failure=counts_as_failure,
+        parsed=parsed is not None,
+        item_digests=parsed.digests if parsed is not None and success else None,
     )
 
 

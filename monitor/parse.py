@@ -9,11 +9,12 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import feedparser
 
+from monitor import delta
 from monitor.canonical import canonical_url
 from monitor.stories import signature
 from monitor.text import html_to_text, one_line
@@ -34,18 +35,49 @@ class ParsedFeed:
     entry_count: int = 0
     version: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # monitor/delta.py: the digests of this body's frame and items (None: not cut), and
+    # how many items were known from the last body and so not parsed again.
+    digests: bytes | None = None
+    known_items: int = 0
 
 
 def content_hash(title: str, summary: str, content: str) -> str:
     return hashlib.sha256(f"{title}\n{summary}\n{content}".encode()).hexdigest()[:32]
 
 
-def parse_feed(body: bytes, headers: dict[str, str], feed_id: int, feed_name: str, base_url: str = "") -> ParsedFeed:
-    """Parse one fetched body; never raises for bad input."""
+def parse_feed(
+    body: bytes, headers: dict[str, str], feed_id: int, feed_name: str, base_url: str = "", known_digests: bytes | None = None
+) -> ParsedFeed:
+    """Parse one fetched body; never raises for bad input.
+
+    `known_digests` (the last body's `ParsedFeed.digests`): parse only the items
+    that are not in it (monitor/delta.py); the result then holds only those.
+    """
     if _looks_like_json(body, headers):
         return _parse_json_feed(body, feed_id, feed_name)
+    split = delta.split_items(body)
+    digests = split.digests() if split else None
+    cut = split.without_known(known_digests) if split else None
+    if cut is not None:
+        reduced, known_items = cut
+        if known_items == len(split.items):  # nothing new: nothing to parse
+            return ParsedFeed(entry_count=known_items, digests=digests, known_items=known_items)
+        result = _parse_xml(reduced, headers, feed_id, feed_name, base_url)
+        if not result.error:
+            return replace(result, digests=digests, known_items=known_items, entry_count=result.entry_count + known_items)
+        # The new items alone gave nothing usable: judge the whole body instead.
+    result = _parse_xml(body, headers, feed_id, feed_name, base_url)
+    return replace(result, digests=digests) if not result.error else result
+
+
+def _parse_xml(body: bytes, headers: dict[str, str], feed_id: int, feed_name: str, base_url: str) -> ParsedFeed:
+    parsed = _feedparser(body, headers, base_url)
+    return parsed if isinstance(parsed, ParsedFeed) else _from_feedparser(parsed, feed_id, feed_name)
+
+
+def _feedparser(body: bytes, headers: dict[str, str], base_url: str):
     try:
-        parsed = feedparser.parse(
+        return feedparser.parse(
             body,
             response_headers={**headers, "content-location": base_url} if base_url else headers,
             # We reduce HTML to plain text ourselves: feedparser's sanitiser and URI
@@ -55,6 +87,9 @@ def parse_feed(body: bytes, headers: dict[str, str], feed_id: int, feed_name: st
         )
     except Exception as error:  # feedparser is defensive; this is the last line against a bug in it
         return ParsedFeed(error=f"feed parser failed: {type(error).__name__}: {error}")
+
+
+def _from_feedparser(parsed, feed_id: int, feed_name: str) -> ParsedFeed:
     warnings: list[str] = []
     if parsed.get("bozo"):
         exception = parsed.get("bozo_exception")

@@ -4,12 +4,14 @@
     fetch  = await fetcher.fetch(url, etag, last_modified)       # network, never raises
     verdict = decide.judge_fetch(feed, fetch)                    # pure: parse or not?
     parsed = await executor(parse_feed, body, headers)           # CPU, off the event loop
-    with transaction(db):                                        # ONE transaction
-        new, updated = storage.articles.ingest_entries(...)
-        matches = rules.match(new + updated)
-        hits = storage.hits.insert_hits(...)                     # one per (rule, article)
-        storage.deliveries.enqueue(hit, channel)                 # the outbox
-        storage.feeds.record_poll(decide.poll_record(...))
+    await writer.submit(store_polls, PollWrite(...))             # on the write thread (monitor/writer.py):
+        with transaction(db):                                    #   several polls per transaction,
+          with savepoint(db):                                    #   each poll all-or-nothing
+            new, updated = storage.articles.ingest_entries(...)
+            matches = rules.match(new + updated)
+            hits = storage.hits.insert_hits(...)                 # one per (rule, article)
+            storage.deliveries.enqueue(hit, channel)             # the outbox
+            storage.feeds.record_poll(decide.poll_record(...))
     dispatcher.wake()                                            # alerts leave after commit
 
 Decisions live in `decide.py` and `routing.py`; this module only orchestrates.
@@ -35,10 +37,11 @@ from monitor.fetch import FetchRequest, FetchResult, Fetcher
 from monitor.fulltext import add_full_text
 from monitor.outage import FetchOutcome, OutageDetector
 from monitor.parse import ParsedFeed, parse_feed
-from monitor.rulesource import RulesHolder
+from monitor.rulesource import LoadedRules, RulesHolder
 from rules import parse_duration as parse_rule_duration  # the parser that validated the rule
 from rules.types import Document
-from storage import articles, deliveries, feeds, hits, transaction
+from monitor.writer import WriteThread
+from storage import articles, deliveries, feeds, hits, savepoint, transaction
 from storage import stories as storage_stories
 from storage.types import Article, Feed, Hit, IngestResult, MatchedTerm, PollRecord
 
@@ -60,13 +63,25 @@ class PollSummary:
     skipped: bool = False  # disabled feed, not polled
 
 
+@dataclass(frozen=True)
+class PollWrite:
+    """What one poll stores: its new entries and its poll record."""
+
+    feed_id: int
+    entries: list[Article]
+    record: PollRecord
+    now: datetime
+
+
+StoredPoll = tuple[IngestResult, list[Hit]]
+
+
 def document_for(article: Article) -> Document:
     return Document(title=article.title, summary=article.summary, content=article.content, feed=article.feed_name)
 
 
-def match_articles(rules: RulesHolder, batch: list[Article]) -> list[Hit]:
-    """Hits for a batch of articles (pure apart from reading the current rules)."""
-    loaded = rules.current
+def match_articles(loaded: LoadedRules, batch: list[Article]) -> list[Hit]:
+    """Hits for a batch of articles (pure)."""
     found: list[Hit] = []
     for article in batch:
         for match in loaded.matcher.match(document_for(article)):
@@ -90,8 +105,14 @@ class Pipeline:
         on_commit: Callable[[], None] = lambda: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        writer: WriteThread | None = None,
+        max_in_flight: int | None = None,
     ):
+        """`writer`: store on this write thread instead of on the loop's connection.
+        `max_in_flight`: polls between fetch start and stored (default twice the fetch
+        concurrency), so fetched bodies never pile up ahead of parsing and storing."""
         self.db = db
+        self.writer = writer
         self.config = config
         self.fetcher = fetcher
         self.rules = rules
@@ -100,8 +121,14 @@ class Pipeline:
         self.now = now
         self.rng = rng or random.Random()
         self.outages = OutageDetector()
+        limit = max_in_flight or 2 * config.polling.concurrency
+        self._in_flight = asyncio.Semaphore(limit)
 
     async def poll_feed(self, feed_id: int) -> PollSummary:
+        async with self._in_flight:
+            return await self._poll_feed(feed_id)
+
+    async def _poll_feed(self, feed_id: int) -> PollSummary:
         feed = feeds.get_feed(self.db, feed_id)
         if feed.disabled_reason:
             return PollSummary(feed.id, feed.name, feed.url, False, feed.http_status, error=feed.disabled_reason, skipped=True)
@@ -127,7 +154,7 @@ class Pipeline:
             entries, full_text_warning = await self._with_full_text(feed, entries)
             if full_text_warning:
                 record = replace(record, warning="; ".join(w for w in (record.warning, full_text_warning) if w))
-        result, inserted = self.store_poll(feed.id, entries, record, now)
+        result, inserted = await self._store(PollWrite(feed.id, entries, record, now))
         if record.new_url:
             log.warning("feed %s moved permanently to %s; stored URL updated", feed.url, record.new_url)
         if record.disabled_reason:
@@ -147,16 +174,43 @@ class Pipeline:
             warning=record.warning,
         )
 
-    def store_poll(self, feed_id: int, entries: list[Article], record: PollRecord, now: datetime) -> tuple[IngestResult, list[Hit]]:
-        """ONE transaction: new articles, their stories, hits and outbox rows, and the feed's
-        poll record; then wake the dispatcher. No await inside: a cancelled poll wrote all or nothing."""
-        with transaction(self.db):
-            result = articles.ingest_entries(self.db, feed_id, entries, now)
-            new = self._group_into_stories(list(result.new), now)
-            inserted = self._record_hits(new, list(result.updated), now)
-            feeds.record_poll(self.db, feed_id, record)
-        if inserted:
+    def store_poll(self, feed_id: int, entries: list[Article], record: PollRecord, now: datetime) -> StoredPoll:
+        """Store one poll on this pipeline's own connection, then wake the dispatcher."""
+        (outcome,) = self.store_polls(self.db, [PollWrite(feed_id, entries, record, now)])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if outcome[1]:
             self.on_commit()
+        return outcome
+
+    async def _store(self, write: PollWrite) -> StoredPoll:
+        if self.writer is None:
+            return self.store_poll(write.feed_id, write.entries, write.record, write.now)
+        stored = await self.writer.submit(self.store_polls, write)
+        if stored[1]:
+            self.on_commit()
+        return stored
+
+    def store_polls(self, db: sqlite_utils.Database, writes: list[PollWrite]) -> list[StoredPoll | Exception]:
+        """ONE transaction for several polls, each in a savepoint: a poll's new articles, their
+        stories, hits and outbox rows, and its poll record, all or nothing. No await inside:
+        runs on the write thread (or inline), never half-way when a poll is cancelled."""
+        outcomes: list[StoredPoll | Exception] = []
+        with transaction(db):
+            for write in writes:
+                try:
+                    with savepoint(db):
+                        outcomes.append(self._store_one(db, write))
+                except Exception as error:  # this poll's problem; the others of the batch still commit
+                    log.exception("storing the poll of feed %s failed", write.feed_id)
+                    outcomes.append(error)
+        return outcomes
+
+    def _store_one(self, db: sqlite_utils.Database, write: PollWrite) -> StoredPoll:
+        result = articles.ingest_entries(db, write.feed_id, write.entries, write.now)
+        new = self._group_into_stories(db, list(result.new), write.now)
+        inserted = self._record_hits(db, new, list(result.updated), write.now)
+        feeds.record_poll(db, write.feed_id, write.record)
         return result, inserted
 
     async def _with_full_text(self, feed: Feed, entries: list[Article]) -> tuple[list[Article], str | None]:
@@ -175,7 +229,7 @@ class Pipeline:
         return [enriched.get(e.entry_key, e) for e in entries], warning
 
     async def _parse(self, feed: Feed, fetch: FetchResult) -> ParsedFeed:
-        args = (fetch.body, fetch.headers, feed.id, feed.name, fetch.final_url or feed.url)
+        args = (fetch.body, fetch.headers, feed.id, feed.name, fetch.final_url or feed.url, feed.item_digests)
         loop = asyncio.get_running_loop()
         try:
             if self.executor is None:
@@ -185,7 +239,7 @@ class Pipeline:
             log.exception("parsing %s failed", feed.url)
             return ParsedFeed(error=f"parser crashed: {type(error).__name__}: {error}")
 
-    def _group_into_stories(self, new: list[Article], now: datetime) -> list[Article]:
+    def _group_into_stories(self, db: sqlite_utils.Database, new: list[Article], now: datetime) -> list[Article]:
         """Give each new article its story: a near-identical one seen within the window, else its own.
 
         One candidate lookup per poll (all band keys at once); articles of the same poll are
@@ -199,7 +253,7 @@ class Pipeline:
             for article in new
         ]
         keys = sorted({key for _, sig in signed if sig for key in sig.band_keys})
-        stored = storage_stories.candidates(self.db, keys, now - timedelta(seconds=settings.window), exclude_article_id=0)
+        stored = storage_stories.candidates(db, keys, now - timedelta(seconds=settings.window), exclude_article_id=0)
         by_key: dict[int, list[tuple[int, int, bytes]]] = {}
         for article_id, story_id, signature_bytes, band_key in stored:
             by_key.setdefault(band_key, []).append((article_id, story_id, signature_bytes))
@@ -211,37 +265,38 @@ class Pipeline:
             found = {c for key in sig.band_keys for c in by_key.get(key, ())}
             story_id = stories.best_story(sig, list(found), settings.threshold)
             if story_id is not None and story_id != article.story_id:
-                storage_stories.join_story(self.db, article.id, story_id)
+                storage_stories.join_story(db, article.id, story_id)
                 article = replace(article, story_id=story_id)
             candidate = (article.id, article.story_id, sig.to_bytes())
             for key in sig.band_keys:  # later articles of this poll may join this one's story
                 by_key.setdefault(key, []).append(candidate)
             rows.append((article.id, candidate[2], list(sig.band_keys)))
             grouped.append(article)
-        storage_stories.add_signatures(self.db, rows, now)
+        storage_stories.add_signatures(db, rows, now)
         return grouped
 
-    def _record_hits(self, new: list[Article], updated: list[Article], now: datetime) -> list[Hit]:
+    def _record_hits(self, db: sqlite_utils.Database, new: list[Article], updated: list[Article], now: datetime) -> list[Hit]:
         """Match, store hits and their outbox rows; inside the poll's transaction.
 
         One alert per (rule, story, channel): a hit on a later member of a story
         already alerted for that rule is stored (and listed), but not sent.
         """
         by_id = {a.id: a for a in new + updated}
-        found = [replace(hit, story_id=by_id[hit.article_id].story_id) for hit in match_articles(self.rules, new + updated)]
-        inserted = hits.insert_hits(self.db, found, now)  # an updated article re-alerts only for new rules
+        loaded = self.rules.current  # one version of the rules for the whole poll (a reload may swap it meanwhile)
+        found = [replace(hit, story_id=by_id[hit.article_id].story_id) for hit in match_articles(loaded, new + updated)]
+        inserted = hits.insert_hits(db, found, now)  # an updated article re-alerts only for new rules
         if not inserted:
             return inserted
-        mutes = deliveries.active_mutes(self.db, now)
+        mutes = deliveries.active_mutes(db, now)
         for hit in inserted:
-            rule = self.rules.current.by_id[hit.rule_id]
-            if hit.story_id is not None and storage_stories.story_alerted(self.db, rule.id, hit.story_id, hit.article_id):
+            rule = loaded.by_id[hit.rule_id]
+            if hit.story_id is not None and storage_stories.story_alerted(db, rule.id, hit.story_id, hit.article_id):
                 continue
             for route in routing.routes_for(rule, self.config.alerts):
                 throttled = bool(rule.throttle) and deliveries.immediate_since(
-                    self.db, rule.id, route.channel, now - parse_rule_duration(rule.throttle)
+                    db, rule.id, route.channel, now - parse_rule_duration(rule.throttle)
                 )
                 plan = routing.plan_delivery(route, rule, by_id[hit.article_id], self.config.alerts, now,
                                              muted=rule.id in mutes, throttled=throttled)
-                deliveries.enqueue(self.db, hit.id, plan.channel, now, plan.status, rule_id=rule.id, digest=plan.digest)
+                deliveries.enqueue(db, hit.id, plan.channel, now, plan.status, rule_id=rule.id, digest=plan.digest)
         return inserted

@@ -71,6 +71,20 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             raise _translate(error, None) from error
 
 
+@contextmanager
+def savepoint(db: sqlite_utils.Database, name: str = "one_write") -> Iterator[sqlite_utils.Database]:
+    """A nested all-or-nothing step inside a transaction: on error only this step is undone."""
+    db.execute(f"SAVEPOINT {name}")
+    try:
+        yield db
+    except BaseException:
+        db.execute(f"ROLLBACK TO {name}")
+        db.execute(f"RELEASE {name}")
+        raise
+    else:
+        db.execute(f"RELEASE {name}")
+
+
 def _translate(error: sqlite3.OperationalError, path: Path | None) -> StorageError:
     where = f"{path}: " if path else ""
     if "locked" in str(error) or "busy" in str(error):

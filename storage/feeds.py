@@ -12,7 +12,7 @@ from storage.types import Feed, FeedSpec, PollRecord
 _FEED_COLUMNS = (
     "id, url, name, interval_seconds, etag, last_modified, http_status, error, warning, "
     "consecutive_failures, last_polled_at, last_success_at, next_poll_at, disabled_reason, body_hash, full_text, "
-    "adaptive_interval_seconds, adaptive"
+    "adaptive_interval_seconds, adaptive, item_digests"
 )
 
 
@@ -36,6 +36,7 @@ def _feed(row: tuple, articles_stored: int = 0, new_per_day: float = 0.0) -> Fee
         full_text=bool(row[15]),
         adaptive_interval_seconds=row[16],
         adaptive=bool(row[17]),
+        item_digests=row[18],
         articles_stored=articles_stored,
         new_per_day=new_per_day,
     )
@@ -117,6 +118,7 @@ def record_poll(db: sqlite_utils.Database, feed_id: int, record: PollRecord) -> 
             next_poll_at = ?,
             body_hash = coalesce(?, body_hash),
             adaptive_interval_seconds = coalesce(?, adaptive_interval_seconds),
+            item_digests = CASE WHEN ? THEN ? ELSE item_digests END,
             disabled_reason = ?,
             consecutive_failures = {failures_sql},
             last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END
@@ -132,6 +134,8 @@ def record_poll(db: sqlite_utils.Database, feed_id: int, record: PollRecord) -> 
             to_db(record.next_poll_at),
             record.body_hash,
             record.adaptive_interval_seconds,
+            int(record.parsed),
+            record.item_digests,
             record.disabled_reason,
             int(record.success),
             to_db(record.polled_at),

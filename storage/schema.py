@@ -159,7 +159,19 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """feeds.item_digests: the digests of the last parsed body's frame and items (monitor/delta.py)."""
+    db.conn.executescript(
+        """
+        BEGIN;
+        ALTER TABLE feeds ADD COLUMN item_digests BLOB;
+        PRAGMA user_version = 2;
+        COMMIT;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -40,6 +40,7 @@ class Feed:
     new_per_day: float = 0.0
     adaptive_interval_seconds: int | None = None
     adaptive: bool = True
+    item_digests: bytes | None = None  # of the last parsed body (monitor/delta.py)
 
     @property
     def failing(self) -> bool:
@@ -170,6 +171,8 @@ class PollRecord:
     body_hash: str | None = None
     counts_as_failure: bool = True
     adaptive_interval_seconds: int | None = None  # None: keep the stored value
+    parsed: bool = False  # a body was parsed: item_digests replaces the stored ones (None clears them)
+    item_digests: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,112 @@
+"""Delta parsing (monitor/delta.py): a changed feed's known items are not parsed again,
+and what is parsed is exactly what a full parse gives for the new items."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.delta import split_items
+from monitor.parse import parse_feed
+
+HEAD = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>T</title>'
+    b"<lastBuildDate>Mon, 02 Nov 2026 10:00:00 GMT</lastBuildDate><ttl>30</ttl>\n"
+)
+
+
+def rss(items: list[bytes], head: bytes = HEAD) -> bytes:
+    return head + b"\n".join(items) + b"\n</channel></rss>\n"
+
+
+def item(n: int, text: str = "") -> bytes:
+    return (
+        f"<item><title>Story {n}</title><link>https://example.org/{n}</link><guid>g{n}</guid>"
+        f"<description>Body {n} {text}</description></item>"
+    ).encode()
+
+
+def test_split_rebuilds_the_body_exactly():
+    body = rss([item(1), item(2), item(3)])
+    split = split_items(body)
+    assert split is not None and len(split.items) == 3
+    rebuilt = b"".join(f + i for f, i in zip(split.frame, split.items)) + split.frame[-1]
+    assert rebuilt == body
+
+
+def test_only_new_items_are_parsed_and_the_frame_hints_survive():
+    old = parse_feed(rss([item(2), item(1)]), {}, 1, "f")
+    new = parse_feed(rss([item(3), item(2), item(1)]), {}, 1, "f", known_digests=old.digests)
+    assert [a.guid for a in new.articles] == ["g3"]
+    assert new.known_items == 2 and new.entry_count == 3
+    assert new.min_interval_hint == 30 * 60  # ttl sits in the frame, which is parsed every time
+    full = parse_feed(rss([item(3), item(2), item(1)]), {}, 1, "f")
+    assert new.articles[0] == full.articles[0]
+
+
+def test_an_edited_item_is_parsed_again():
+    old = parse_feed(rss([item(2), item(1)]), {}, 1, "f")
+    new = parse_feed(rss([item(2, "corrected"), item(1)]), {}, 1, "f", known_digests=old.digests)
+    assert [a.summary for a in new.articles] == ["Body 2 corrected"]
+
+
+def test_nothing_new_parses_nothing_and_is_no_error():
+    old = parse_feed(rss([item(2), item(1)]), {}, 1, "f")
+    later_head = HEAD.replace(b"10:00:00", b"11:30:00")  # a rebuilt channel date alone changes nothing
+    again = parse_feed(rss([item(2), item(1)], later_head), {}, 1, "f", known_digests=old.digests)
+    assert again.error is None and again.articles == () and again.known_items == 2 and again.entry_count == 2
+
+
+def test_a_changed_frame_means_a_full_parse():
+    old = parse_feed(rss([item(2), item(1)]), {}, 1, "f")
+    other_head = HEAD.replace(b"<title>T</title>", b"<title>Renamed</title>")
+    again = parse_feed(rss([item(2), item(1)], other_head), {}, 1, "f", known_digests=old.digests)
+    assert [a.guid for a in again.articles] == ["g2", "g1"] and again.known_items == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        HEAD + b"<item><title>a</title><description><![CDATA[ </item><item> ]]></description></item></channel></rss>",
+        HEAD + b"<!-- <item> --><item><title>a</title></item></channel></rss>",
+    ],
+)
+def test_items_inside_cdata_or_comments_are_not_cut(body):
+    split = split_items(body)
+    assert split is not None and len(split.items) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        HEAD + b"<item><title>a</title><item><title>b</title></item></item></channel></rss>",  # nested
+        HEAD + b"<item><title>a</title></channel></rss>",  # unclosed
+        HEAD + b"</channel></rss>",  # no items
+        rss([item(1)]).decode().encode("utf-16"),  # not ASCII-compatible
+    ],
+)
+def test_shapes_we_cannot_cut_are_parsed_whole(body):
+    assert split_items(body) is None
+
+
+def test_every_corpus_feed_delta_parses_like_a_full_parse(corpus):
+    """Drop the first two items of each corpus feed, parse that as the 'old' body, then the
+    real body with the old digests: the result is the full parse's entries for those items."""
+    checked = 0
+    for path in corpus:
+        body = path.read_bytes()
+        split = split_items(body)
+        if split is None or len(split.items) < 3:
+            continue
+        old_body = split.frame[0] + b"".join(i + f for i, f in zip(split.items[2:], split.frame[3:]))
+        old = parse_feed(old_body, {}, 1, "f")
+        full = parse_feed(body, {}, 1, "f")
+        if old.error or full.error or old.digests is None:
+            continue
+        delta = parse_feed(body, {}, 1, "f", known_digests=old.digests)
+        assert delta.error is None, path.name
+        old_keys = {a.entry_key for a in old.articles}
+        expected = [a for a in full.articles if a.entry_key not in old_keys]
+        got = [a for a in delta.articles if a.entry_key not in old_keys]
+        assert got == expected, path.name
+        checked += 1
+    assert checked >= 30
