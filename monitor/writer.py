@@ -123,8 +123,11 @@ class WriteThread:
         except BaseException as error:  # the whole transaction failed: every item gets the error
             log.exception("write batch of %d failed", len(batch))
             results = [error] * len(batch)
-        for job, result in zip(batch, results, strict=True):
-            _resolve(job, result)
+        settled = list(zip(batch, results, strict=True))
+        try:  # one wake-up of the loop per batch, not one per poll
+            batch[0].loop.call_soon_threadsafe(_settle, settled)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
 
 
 def _call_each(db: sqlite_utils.Database, works: list[Callable[[sqlite_utils.Database], Any]]) -> list[Any]:
@@ -137,16 +140,11 @@ def _call_each(db: sqlite_utils.Database, works: list[Callable[[sqlite_utils.Dat
     return outcomes
 
 
-def _resolve(job: _Job, result: Any) -> None:
-    def settle() -> None:
+def _settle(settled: list[tuple[_Job, Any]]) -> None:
+    for job, result in settled:
         if job.future.done():  # the poll was cancelled while we stored it: stored all the same
-            return
+            continue
         if isinstance(result, BaseException):
             job.future.set_exception(result)
         else:
             job.future.set_result(result)
-
-    try:
-        job.loop.call_soon_threadsafe(settle)
-    except RuntimeError:  # the loop is closed: nobody is waiting any more
-        pass

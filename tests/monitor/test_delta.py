@@ -110,3 +110,13 @@ def test_every_corpus_feed_delta_parses_like_a_full_parse(corpus):
         assert got == expected, path.name
         checked += 1
     assert checked >= 30
+
+
+def test_relative_links_are_resolved_against_the_feed_url_and_only_web_links_kept():
+    body = rss([
+        b"<item><title>a</title><link>/news/1</link><guid>a</guid></item>",
+        b"<item><title>b</title><link>javascript:alert(1)</link><guid>b</guid></item>",
+        b"<item><title>c</title><link>https://other.example/c</link><guid>c</guid></item>",
+    ])
+    parsed = parse_feed(body, {}, 1, "f", "https://example.org/feeds/rss.xml")
+    assert [a.link for a in parsed.articles] == ["https://example.org/news/1", "", "https://other.example/c"]
