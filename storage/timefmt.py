@@ -24,4 +24,5 @@ def to_db(moment: datetime | None) -> str | None:
 def from_db(text: str | None) -> datetime | None:
     if not text:
         return None
-    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads our format (Z included) in C; strptime was most of a feed row's read cost.
+    return datetime.fromisoformat(text).astimezone(UTC)
