@@ -9,7 +9,9 @@ Balochistan, Reko Diq, rare earths). Every answer carries a stable ETag and
 Last-Modified; a conditional GET that matches gets 304 Not Modified. Bodies
 are served gzip-compressed when the client accepts it (as real sites do).
 Every feed request waits `latency` seconds (asyncio.sleep) before answering,
-to stand for the network and the remote server.
+to stand for the network and the remote server. Feed i is served on loopback
+address 127.0.0.(1 + i % 16) (same port on each), so the feeds come from 16
+"hosts", as real feeds come from many.
 
 Control endpoints (no latency; GET or POST, parameters in the query string or
 a JSON body):
@@ -458,10 +460,13 @@ async def serve(count: int, latency: float, port: int = 0, seed: int = 2025, com
     app = FeedHTTPServer(feeds, latency)
     server = await asyncio.start_server(app.handle, "127.0.0.1", port, backlog=4096, limit=1 << 20)
     bound = server.sockets[0].getsockname()[1]
+    # The same port on the other loopback addresses: the feeds' "hosts" (see feed_url).
+    others = await asyncio.start_server(app.handle, [loopback_host(i) for i in range(1, HOSTS)], bound, backlog=4096,
+                                        limit=1 << 20)
     if ready is not None:
         ready(bound, time.monotonic() - started)
-    async with server:
-        await server.serve_forever()
+    async with server, others:
+        await asyncio.gather(server.serve_forever(), others.serve_forever())
 
 
 # --- running it in its own process ----------------------------------------------------
@@ -527,8 +532,18 @@ class FeedServerProcess:
         return self.process.pid if self.process else 0
 
 
+# Real feeds come from many hosts; here from 16 loopback addresses (127.0.0.1-127.0.0.16, all
+# this machine), so a poller that keeps per-host limits sees several hosts, as it would live.
+HOSTS = 16
+
+
+def loopback_host(index: int) -> str:
+    return f"127.0.0.{1 + index % HOSTS}"
+
+
 def feed_url(base: str, index: int) -> str:
-    return f"{base}/feed/{index}.xml"
+    """The URL of feed `index`: on host 127.0.0.(1 + index % 16) of the server at `base`."""
+    return f"{base.replace('127.0.0.1', loopback_host(index), 1)}/feed/{index}.xml"
 
 
 def control(base: str, path: str, payload: dict | None = None) -> dict:

@@ -23,6 +23,7 @@ from monitor import schedule
 from monitor.channels import build_channels
 from monitor.config import Config
 from monitor.fetch import Fetcher, user_agent
+from monitor.fetchpool import FetchPool
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
 from monitor.writer import WriteThread
@@ -38,10 +39,14 @@ RULES_RELOAD_SECONDS = 5
 FTS_INDEX_SECONDS = 10
 
 
+def worker_count() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
 def parse_executor() -> Executor:
     """Worker processes for feedparser, so parsing uses every core and never stalls the loop."""
     # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
-    return ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1), mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=worker_count(), mp_context=multiprocessing.get_context("spawn"))
 
 
 class Monitor:
@@ -83,7 +88,7 @@ class Monitor:
         for channel in self.channels.values():
             self._stack.push_async_callback(channel.aclose)
         polling = config.polling
-        self.fetcher = Fetcher(
+        fetcher_settings = dict(
             concurrency=polling.concurrency,
             per_host=polling.per_host,
             host_gap=polling.host_gap,
@@ -91,11 +96,15 @@ class Monitor:
             connect_timeout=polling.connect_timeout,
             max_body_bytes=polling.max_body_bytes,
             user_agent_string=user_agent(polling.contact),
-            transport_factory=self.transport_factory,
-            now=self.now,
         )
+        # In-process fetcher: full-text pages, and feeds too when there are no worker processes.
+        self.fetcher = Fetcher(**fetcher_settings, transport_factory=self.transport_factory, now=self.now)
         self._stack.push_async_callback(self.fetcher.aclose)
-        if self.executor is None and self.use_process_pool:
+        self.fetch_pool = None
+        if self.use_process_pool and self.transport_factory is None and self.executor is None:
+            self.fetch_pool = FetchPool(worker_count(), fetcher_settings)
+            self._stack.callback(self.fetch_pool.close)
+        elif self.executor is None and self.use_process_pool:
             self.executor = parse_executor()
             self._stack.callback(self.executor.shutdown, cancel_futures=True)
         self.dispatcher = Dispatcher(
@@ -113,7 +122,7 @@ class Monitor:
             self._stack.callback(self.writer.close)
         self.pipeline = Pipeline(
             self.db, config, self.fetcher, self.rules, executor=self.executor, on_commit=self.dispatcher.wake, now=self.now,
-            writer=self.writer,
+            writer=self.writer, fetch_pool=self.fetch_pool,
         )
         return self
 
@@ -136,7 +145,17 @@ class Monitor:
         active = feeds.active_feeds(self.db)
         if in_order:
             return [await self._poll_logged(feed.id) for feed in active]
-        return list(await asyncio.gather(*(self._poll_logged(feed.id) for feed in active)))
+        # A bounded set of pollers, not one task per feed: 10,000 tasks waiting for a slot
+        # cost memory and scheduling for nothing.
+        summaries: list[PollSummary | None] = [None] * len(active)
+        work = iter(enumerate(active))
+
+        async def poller() -> None:
+            for index, feed in work:
+                summaries[index] = await self._poll_logged(feed.id)
+
+        await asyncio.gather(*(poller() for _ in range(min(len(active), self.pipeline.max_in_flight))))
+        return summaries  # type: ignore[return-value]
 
     async def run_once(self, send_digests: bool = False, in_order: bool = False) -> list[PollSummary]:
         summaries = await self.poll_all(in_order)

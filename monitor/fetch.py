@@ -26,6 +26,8 @@ from urllib.parse import urljoin, urlsplit
 import certifi
 import httpx
 
+from monitor.slots import SlotClients
+
 MAX_REDIRECTS = 5
 PERMANENT_REDIRECTS = (301, 308)
 
@@ -137,8 +139,7 @@ class Fetcher:
         self.max_body_bytes = max_body_bytes
         self.now = now
         self.gate = HostGate(per_host, host_gap)
-        self._clients: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-        self._all_clients: list[httpx.AsyncClient] = []
+        clients: list[httpx.AsyncClient] = []
         # One TLS context for all clients: building one costs ~20 ms, and a hundred of them
         # stalled the event loop for two seconds at start-up.
         tls = ssl.create_default_context(cafile=certifi.where())
@@ -147,15 +148,17 @@ class Fetcher:
                 headers={"User-Agent": user_agent_string, "Accept": _ACCEPT},
                 timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
                 follow_redirects=False,
-                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+                # Few connections per client: httpcore checks every pooled connection on each
+                # request; host affinity (monitor/slots.py) does the reusing.
+                limits=httpx.Limits(max_connections=2, max_keepalive_connections=2),
                 transport=transport_factory() if transport_factory else None,
                 verify=tls,
             )
-            self._clients.put_nowait(client)
-            self._all_clients.append(client)
+            clients.append(client)
+        self._slots = SlotClients(clients)
 
     async def aclose(self) -> None:
-        for client in self._all_clients:
+        for client in self._slots.all:
             await client.aclose()
 
     async def __aenter__(self) -> Fetcher:
@@ -165,7 +168,8 @@ class Fetcher:
         await self.aclose()
 
     async def fetch(self, request: FetchRequest) -> FetchResult:
-        client = await self._clients.get()
+        host = urlsplit(request.url).hostname or ""
+        client = await self._slots.take(host)
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.timeout):
@@ -177,7 +181,7 @@ class Fetcher:
                 network_error=True,
             )
         finally:
-            self._clients.put_nowait(client)
+            self._slots.give_back(client, host)
         return replace(result, elapsed=time.monotonic() - started)
 
     async def _fetch_following(self, client: httpx.AsyncClient, request: FetchRequest) -> FetchResult:

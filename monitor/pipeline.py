@@ -34,6 +34,7 @@ import sqlite_utils
 from monitor import decide, routing, stories
 from monitor.config import Config
 from monitor.fetch import FetchRequest, FetchResult, Fetcher
+from monitor.fetchpool import FetchPool, FetchWorkerDied, PollJob
 from monitor.fulltext import add_full_text
 from monitor.outage import FetchOutcome, OutageDetector
 from monitor.parse import ParsedFeed, parse_feed
@@ -106,13 +107,16 @@ class Pipeline:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         writer: WriteThread | None = None,
+        fetch_pool: FetchPool | None = None,
         max_in_flight: int | None = None,
     ):
         """`writer`: store on this write thread instead of on the loop's connection.
+        `fetch_pool`: fetch and parse feeds in worker processes instead of here.
         `max_in_flight`: polls between fetch start and stored (default twice the fetch
         concurrency), so fetched bodies never pile up ahead of parsing and storing."""
         self.db = db
         self.writer = writer
+        self.fetch_pool = fetch_pool
         self.config = config
         self.fetcher = fetcher
         self.rules = rules
@@ -121,8 +125,8 @@ class Pipeline:
         self.now = now
         self.rng = rng or random.Random()
         self.outages = OutageDetector()
-        limit = max_in_flight or 2 * config.polling.concurrency
-        self._in_flight = asyncio.Semaphore(limit)
+        self.max_in_flight = max_in_flight or 2 * config.polling.concurrency
+        self._in_flight = asyncio.Semaphore(self.max_in_flight)
 
     async def poll_feed(self, feed_id: int) -> PollSummary:
         async with self._in_flight:
@@ -132,7 +136,23 @@ class Pipeline:
         feed = feeds.get_feed(self.db, feed_id)
         if feed.disabled_reason:
             return PollSummary(feed.id, feed.name, feed.url, False, feed.http_status, error=feed.disabled_reason, skipped=True)
+        if self.fetch_pool is not None:
+            return await self._poll_in_worker(feed)
         fetch = await self.fetcher.fetch(FetchRequest(feed.url, feed.etag, feed.last_modified))
+        return await self.handle_fetch(feed, fetch, counts_as_failure=self._note_outcome(feed, fetch))
+
+    async def _poll_in_worker(self, feed: Feed) -> PollSummary:
+        """Fetch and parse in a worker process (monitor/fetchpool.py); store here."""
+        try:
+            outcome = await self.fetch_pool.poll(PollJob(feed))
+        except (FetchWorkerDied, RuntimeError) as error:  # our failure, not the feed's
+            fetch = FetchResult(url=feed.url, error=str(error))
+            return await self.finish_poll(feed, fetch, decide.FetchVerdict(parse=False), None, counts_as_failure=False)
+        counts = self._note_outcome(feed, outcome.fetch)
+        return await self.finish_poll(feed, outcome.fetch, outcome.verdict, outcome.parsed, counts_as_failure=counts)
+
+    def _note_outcome(self, feed: Feed, fetch: FetchResult) -> bool:
+        """Feed the outage detector; True when this failure counts against the feed."""
         outcome = FetchOutcome(time.monotonic(), urlsplit(feed.url).hostname or "", fetch.network_error)
         if self.outages.record(outcome):
             log.error(
@@ -140,13 +160,18 @@ class Pipeline:
                 "until it ends, failures are not counted against the feeds",
                 fetch.error,
             )
-        return await self.handle_fetch(feed, fetch, counts_as_failure=self.outages.counts_against_feed(outcome))
+        return self.outages.counts_against_feed(outcome)
 
     async def handle_fetch(self, feed: Feed, fetch: FetchResult, counts_as_failure: bool = True) -> PollSummary:
         verdict = decide.judge_fetch(feed, fetch)
         parsed: ParsedFeed | None = None
         if verdict.parse:
             parsed = await self._parse(feed, fetch)
+        return await self.finish_poll(feed, fetch, verdict, parsed, counts_as_failure)
+
+    async def finish_poll(
+        self, feed: Feed, fetch: FetchResult, verdict: decide.FetchVerdict, parsed: ParsedFeed | None, counts_as_failure: bool
+    ) -> PollSummary:
         now = self.now()
         record = decide.poll_record(feed, fetch, verdict, parsed, self.config.polling, now, self.rng, counts_as_failure)
         entries = list(parsed.articles) if parsed and not parsed.error else []

@@ -37,7 +37,9 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across process crashes
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: band keys and FTS insert at random places in big b-trees
+        # 16 MiB per connection (the monitor holds three): the story band index and FTS insert at
+        # random places in big b-trees, and pages beyond this come from the OS page cache.
+        conn.execute("PRAGMA cache_size = -16384")
         db = sqlite_utils.Database(conn)
         migrate(db)
     except sqlite3.OperationalError as error:
