@@ -142,17 +142,17 @@ class Monitor:
     async def poll_all(self, in_order: bool = False) -> list[PollSummary]:
         """Poll every active feed once, concurrently (bounded by the fetcher's pool);
         `in_order` polls one after another in feed order (the demo: same output every run)."""
-        active = feeds.active_feeds(self.db)
+        active = feeds.active_feed_ids(self.db)
         if in_order:
-            return [await self._poll_logged(feed.id) for feed in active]
+            return [await self._poll_logged(feed_id) for feed_id in active]
         # A bounded set of pollers, not one task per feed: 10,000 tasks waiting for a slot
         # cost memory and scheduling for nothing.
         summaries: list[PollSummary | None] = [None] * len(active)
         work = iter(enumerate(active))
 
         async def poller() -> None:
-            for index, feed in work:
-                summaries[index] = await self._poll_logged(feed.id)
+            for index, feed_id in work:
+                summaries[index] = await self._poll_logged(feed_id)
 
         await asyncio.gather(*(poller() for _ in range(min(len(active), self.pipeline.max_in_flight))))
         return summaries  # type: ignore[return-value]

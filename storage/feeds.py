@@ -82,6 +82,11 @@ def active_feeds(db: sqlite_utils.Database) -> list[Feed]:
     return [_feed(row) for row in rows]
 
 
+def active_feed_ids(db: sqlite_utils.Database) -> list[int]:
+    """Ids only: reading 10,000 whole rows held the event loop for a tenth of a second."""
+    return [row[0] for row in db.execute("SELECT id FROM feeds WHERE active = 1 ORDER BY id")]
+
+
 def feeds_with_health(db: sqlite_utils.Database, now: datetime) -> list[Feed]:
     """Active feeds with articles stored and the new-articles rate over the last 7 days."""
     week_ago = to_db(now - timedelta(days=7))
