@@ -11,7 +11,7 @@ What is measured, for each N: three polls of every feed, one after the other:
 - steady: 10% of the feeds changed (one new item prepended, the oldest dropped,
           new ETag), the rest answer 304.
 For each: wall time, feeds/s, CPU seconds (the measured process plus its child
-processes, e.g. our parser pool), peak RSS (the process plus its children, read from
+processes, e.g. our fetch-and-parse workers), peak RSS (the process plus its children, read from
 /proc every 100 ms; spawned workers share little, so the sum is fair), and the TCP
 connections the server saw opened (a client that reuses keep-alive connections
 opens about `concurrency` of them per poll).
@@ -25,10 +25,11 @@ by the client, its workers and the server.
 
 Contenders, each in a fresh process of its own:
 - ours:   `Monitor(config, use_process_pool=True)` + `await monitor.poll_all()` with the
-          bundled rules pack and a temporary SQLite file: fetch, parse (process pool),
-          store, story grouping, match, hits and outbox rows; polling concurrency 100.
-          The bench server is ONE host, so `per_host` is raised to the concurrency and
-          `host_gap` to 0 (real deployments spread feeds over many hosts). A loop-lag
+          bundled rules pack and a temporary SQLite file: fetch and parse (one worker
+          process per core, monitor/fetchpool.py), store (write thread), story grouping,
+          match, hits and outbox rows; polling concurrency 100 in total. The feeds sit on
+          16 loopback addresses (16 "hosts", ~63 feeds each at 1,000), so `per_host` is
+          raised to the concurrency and `host_gap` to 0. A loop-lag
           probe (sleep 10 ms, record the overshoot) runs beside the polls; its maximum
           is the longest event-loop stall.
 - reader W=10 / W=20: lemon24/reader: `make_reader(db)`, `add_feed` each URL,
@@ -735,12 +736,13 @@ def main(argv: list[str] | None = None) -> int:
             "documents": "RSS 2.0, 20 items, ~18.8 KB (~4.9 KB gzip on the wire), stable ETag/Last-Modified",
             "steady poll": f"{CHANGE_FRACTION:.0%} of the feeds changed, one new item each",
             "ours": f"Monitor(use_process_pool=True).poll_all(), concurrency {args.concurrency}, per_host {args.concurrency}, "
-                    "host_gap 0 (the bench server is one host), bundled rules pack, temporary SQLite file",
+                    "host_gap 0 (feeds on 16 loopback hosts), fetch+parse in one worker process per core, "
+                    "bundled rules pack, temporary SQLite file",
             "reader": f"lemon24/reader update_feeds(workers=W, scheduled=False), W in {reader_workers}"
                       + ("; at 10,000 feeds only the best W of 1,000" if args.peers_at_10k == "best" else ""),
             "naive": f"sequential feedparser.parse(url, etag, modified) on {args.sample} feeds, extrapolated to N",
             "server": "bench/feedserver.py, one asyncio process on the same 2 cores (its CPU is the 'server CPU' column)",
-            "CPU": "user+system of the contender's process and its child processes (our parser pool)",
+            "CPU": "user+system of the contender's process and its child processes (our fetch-and-parse workers)",
             "peak RSS": "sum over the process and its children, sampled every 100 ms",
             "limit": "N x latency / concurrency",
         }
