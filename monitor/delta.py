@@ -25,6 +25,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from monitor.trim import trim_item
+
 DIGEST_SIZE = 8
 
 # CDATA sections and comments are matched first so an "<item>" inside them is skipped.
@@ -54,20 +56,24 @@ class SplitFeed:
         return self.frame_digest() + b"".join(self.item_digests())
 
     def without_known(self, known: bytes | None) -> tuple[bytes, int] | None:
-        """The body with the items of `known` (a previous `digests()`) cut out, and how many
-        were cut; None when `known` says nothing about this body (first parse, or the
-        frame changed)."""
+        """The body for feedparser with the items of `known` (a previous `digests()`) cut
+        out, and how many were cut; None when `known` says nothing about this body (first
+        parse, or the frame changed)."""
         if not known or len(known) % DIGEST_SIZE or known[:DIGEST_SIZE] != self.frame_digest():
             return None
         seen = {known[i : i + DIGEST_SIZE] for i in range(DIGEST_SIZE, len(known), DIGEST_SIZE)}
-        parts, cut = [self.frame[0]], 0
-        for item, digest, frame in zip(self.items, self.item_digests(), self.frame[1:], strict=True):
-            if digest in seen:
-                cut += 1
-            else:
-                parts.append(item)
+        keep = [digest not in seen for digest in self.item_digests()]
+        return self.rebuild(keep), keep.count(False)
+
+    def rebuild(self, keep: list[bool] | None = None) -> bytes:
+        """The body for feedparser: the frame, and the kept items without the elements
+        nobody reads (monitor/trim.py)."""
+        parts = [self.frame[0]]
+        for index, (item, frame) in enumerate(zip(self.items, self.frame[1:], strict=True)):
+            if keep is None or keep[index]:
+                parts.append(trim_item(item))
             parts.append(frame)
-        return b"".join(parts), cut
+        return b"".join(parts)
 
 
 def split_items(body: bytes) -> SplitFeed | None:

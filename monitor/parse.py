@@ -67,7 +67,7 @@ def parse_feed(
         if not result.error:
             return replace(result, digests=digests, known_items=known_items, entry_count=result.entry_count + known_items)
         # The new items alone gave nothing usable: judge the whole body instead.
-    result = _parse_xml(body, headers, feed_id, feed_name, base_url)
+    result = _parse_xml(split.rebuild() if split else body, headers, feed_id, feed_name, base_url)
     return replace(result, digests=digests) if not result.error else result
 
 

@@ -120,3 +120,31 @@ def test_relative_links_are_resolved_against_the_feed_url_and_only_web_links_kep
     ])
     parsed = parse_feed(body, {}, 1, "f", "https://example.org/feeds/rss.xml")
     assert [a.link for a in parsed.articles] == ["https://example.org/news/1", "", "https://other.example/c"]
+
+
+def test_trimming_unread_elements_changes_no_article_of_any_corpus_feed(corpus):
+    """What feedparser gets has categories, enclosures, authors... cut out (monitor/trim.py):
+    every article of every corpus feed must come out exactly as from the untouched body."""
+    from monitor.parse import _parse_xml
+
+    compared = 0
+    for path in corpus:
+        body = path.read_bytes()
+        if split_items(body) is None:
+            continue
+        trimmed = parse_feed(body, {}, 1, "f", "https://example.org/feed")
+        untouched = _parse_xml(body, {}, 1, "f", "https://example.org/feed")
+        assert trimmed.articles == untouched.articles, path.name
+        assert trimmed.error == untouched.error, path.name
+        compared += 1
+    assert compared >= 40
+
+
+def test_only_flat_unread_elements_are_cut():
+    from monitor.trim import trim_item
+
+    item = (b'<item><title>t</title><category domain="x">World</category><enclosure url="u" length="1"/>'
+            b"<dc:creator><![CDATA[A <b>name</b>]]></dc:creator><author><name>n</name></author>"
+            b"<description>d</description></item>")
+    assert trim_item(item) == (b"<item><title>t</title><dc:creator><![CDATA[A <b>name</b>]]></dc:creator>"
+                               b"<author><name>n</name></author><description>d</description></item>")
