@@ -159,3 +159,15 @@ def test_json_feed_is_read(tmp_path, server):
     url = server.route("/feed.json", lambda r: Response(200, doc, {"Content-Type": "application/feed+json"}))
     feed, summary, count, _ = Poller(tmp_path).poll(url)
     assert summary.success and count == 1 and summary.hits == 2
+
+
+def test_a_changed_feed_stores_its_item_digests_and_only_the_new_item_is_new(tmp_path, server):
+    """Delta parsing end to end: the feed row keeps the digests of its last body (frame +
+    one per item), and the next version's new item is the only new article."""
+    versions = [BODY, rss(("g3", "Lithium refinery", "Reko Diq"), ("g1", "Antimony exports", "USSM and FWO"),
+                          ("g2", "Copper", "Saindak output"))]
+    calls = iter(range(100))
+    url = server.route("/grows", lambda r: Response(200, versions[min(next(calls), 1)], {"Content-Type": "application/rss+xml"}))
+    feed, summary, count, _ = Poller(tmp_path).poll(url, times=2)
+    assert summary.success and summary.new_articles == 1 and count == 3
+    assert feed.item_digests is not None and len(feed.item_digests) == 8 * (1 + 3)
