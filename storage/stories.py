@@ -26,24 +26,42 @@ def add_signature(db: sqlite_utils.Database, article_id: int, signature: bytes, 
     add_signatures(db, [(article_id, signature, band_keys)], now)
 
 
+# Candidates per band key: the most recent ones. A key shared by hundreds of articles is
+# boilerplate, not a story; every member of a story carries its story id, so the newest
+# few suffice, and comparing with all of them grew the cost of a poll with the archive.
+CANDIDATES_PER_KEY = 8
+
+
 def candidates(
-    db: sqlite_utils.Database, band_keys: list[int], since: datetime, exclude_article_id: int
+    db: sqlite_utils.Database, band_keys: list[int], since: datetime, exclude_article_id: int,
+    per_key: int = CANDIDATES_PER_KEY,
 ) -> list[tuple[int, int, bytes, int]]:
-    """(article id, story id, signature, band key) of articles sharing a band key, first seen since `since`."""
-    found: list[tuple[int, int, bytes, int]] = []
-    for start in range(0, len(band_keys), 500):
-        chunk = band_keys[start : start + 500]
-        marks = ",".join("?" for _ in chunk)
-        found += db.execute(
-            f"""
-            SELECT a.id, a.story_id, s.signature, b.band_key FROM article_bands b
-            JOIN articles a ON a.id = b.article_id
-            JOIN article_signatures s ON s.article_id = a.id
-            WHERE b.band_key IN ({marks}) AND s.first_seen_at >= ? AND a.id != ?
-            """,
-            [*chunk, to_db(since), exclude_article_id],
+    """(article id, story id, signature, band key) of the most recent `per_key` articles
+    sharing each band key, first seen since `since`."""
+    # One index seek per key, newest first, at most `per_key` rows each (the same prepared
+    # statement each time; a window function over IN (...) read every row of a busy key).
+    keyed: list[tuple[int, int]] = []
+    for key in band_keys:
+        keyed += db.execute(
+            "SELECT band_key, article_id FROM article_bands WHERE band_key = ? AND article_id != ? "
+            "ORDER BY article_id DESC LIMIT ?",
+            [key, exclude_article_id, per_key],
         ).fetchall()
-    return found
+    ids = sorted({article_id for _, article_id in keyed})
+    stored: dict[int, tuple[int, bytes]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        for article_id, story_id, signature in db.execute(
+            f"""
+            SELECT a.id, a.story_id, s.signature FROM articles a
+            JOIN article_signatures s ON s.article_id = a.id
+            WHERE a.id IN ({marks}) AND s.first_seen_at >= ?
+            """,
+            [*chunk, to_db(since)],
+        ):
+            stored[article_id] = (story_id, signature)
+    return [(article_id, *stored[article_id], key) for key, article_id in keyed if article_id in stored]
 
 
 def join_story(db: sqlite_utils.Database, article_id: int, story_id: int) -> None:
