@@ -26,6 +26,7 @@ import logging
 import math
 import multiprocessing
 import queue
+import signal
 import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -62,6 +63,9 @@ class FetchWorkerDied(RuntimeError):
 
 def serve(conn: Connection, fetcher_settings: dict[str, Any]) -> None:
     """Entry point of a worker process: poll jobs from `conn` until it closes."""
+    # Ctrl-C reaches the whole process group: the main process stops the workers by
+    # closing their pipes, so a worker ignores it (no traceback of its own on the terminal).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     asyncio.run(_serve(conn, fetcher_settings))
 
 
