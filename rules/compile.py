@@ -13,8 +13,8 @@ can be true only if every clause has a key present somewhere in the document.
 `gold AND (copper OR tin) NOT silver` needs [{gold}, {copper, tin}]. Each rule
 is indexed under its two most selective clauses, primary and secondary: it is
 a candidate when a key of each is present (`pairs`: primary key -> secondary
-key -> rules), or, with a single clause, when a key of it is (`single`). Only
-candidates run their full test. Selectivity is guessed from how many rules
+key -> rules), or, with a single clause, when a key of it is (`single`); the
+index holds both, key -> (single, pairs). Only candidates run their full test. Selectivity is guessed from how many rules
 share a key (a word many rules use is likely a common word), with nudges for
 phrases (rarer), short words and wildcards (commoner). A query with no clause
 at all could match by negation alone (`NOT gold`) and is rejected: the loader
@@ -33,7 +33,7 @@ from typing import Iterable, Mapping
 import ahocorasick
 
 from .exceptions import RulesError
-from .match import CompiledRule, Matcher
+from .match import CandidateIndex, CompiledRule, Matcher
 from .plan import ALL_FIELDS, AllOf, AnyOf, KeySpec, NoneOf, PlanNode, Proximity, Scope, TermRef, Test
 from .query import AliasRef, And, Field, Near, Node, Not, Or, Term, format_query, parse_query
 from .types import FIELDS, Rule
@@ -47,11 +47,17 @@ MAX_PAIRS_PER_RULE = 64
 
 
 class KeyRegistry:
-    """Distinct KeySpecs, numbered in order of first use."""
+    """Distinct KeySpecs, numbered in order of first use, and distinct TermRefs.
+
+    Rules that write the same term for the same fields share one TermRef: with
+    thousands of rules, the terms a document has are then few objects, likely
+    in the CPU cache, rather than one per rule.
+    """
 
     def __init__(self) -> None:
         self.specs: list[KeySpec] = []
         self._ids: dict[tuple[tuple[str, ...], bool], int] = {}
+        self._refs: dict[tuple[Term, tuple[int, ...], str], TermRef] = {}
 
     def id_for(self, words: tuple[str, ...], wildcard: bool) -> int:
         key = (words, wildcard)
@@ -60,6 +66,28 @@ class KeyRegistry:
             found = self._ids[key] = len(self.specs)
             self.specs.append(KeySpec.make(words, wildcard))
         return found
+
+    def automaton(self) -> ahocorasick.Automaton | None:
+        """One automaton of every key (None without keys), the key ids as values.
+
+        The values are the very int objects of TermRef.key and of the index,
+        so looking a found key up there is an identity check.
+        """
+        if not self.specs:
+            return None
+        automaton = ahocorasick.Automaton()
+        for key_id in self._ids.values():
+            automaton.add_word(self.specs[key_id].ac_key, key_id)
+        automaton.make_automaton()
+        return automaton
+
+    def term_ref(self, term: Term, fields: tuple[int, ...], label: str) -> TermRef:
+        ident = (term, fields, label)  # Term equality ignores the column it was written at
+        ref = self._refs.get(ident)
+        if ref is None:
+            key = self.id_for(term.words, term.wildcard)
+            ref = self._refs[ident] = TermRef(label, key, self.specs[key], term.case_sensitive, fields, term.written)
+        return ref
 
 
 def parse_alias_entry(entry: str) -> Term:
@@ -109,12 +137,12 @@ def plan_query(
     """Turn a query tree into a plan; unknown aliases raise RulesError."""
     label = format_query(node)
     if isinstance(node, Term):
-        return _term_ref(node, keys, fields, label)
+        return keys.term_ref(node, fields, label)
     if isinstance(node, AliasRef):
         terms = aliases.get(node.name)
         if terms is None:
             raise RulesError(f"unknown alias @{node.name}")
-        return AnyOf(label, tuple(_term_ref(t, keys, fields, format_query(t)) for t in terms))
+        return AnyOf(label, tuple(keys.term_ref(t, fields, format_query(t)) for t in terms))
     if isinstance(node, And):
         return AllOf(label, tuple(plan_query(c, aliases, keys, fields) for c in node.children))
     if isinstance(node, Or):
@@ -139,11 +167,6 @@ def plan_query(
         scoped = tuple(f for f in fields if f == index)
         return Scope(label, node.field, plan_query(node.expr, aliases, keys, scoped))
     raise TypeError(f"not a query node: {node!r}")  # pragma: no cover
-
-
-def _term_ref(term: Term, keys: KeyRegistry, fields: tuple[int, ...], label: str) -> TermRef:
-    words = term.words
-    return TermRef(label, keys.id_for(words, term.wildcard), len(words), term.case_sensitive, fields, term.written)
 
 
 def _refs(node: PlanNode) -> list[TermRef]:
@@ -213,15 +236,19 @@ def _attach_tests(node: PlanNode) -> None:
         return
     if isinstance(node, NoneOf):
         _attach_tests(node.child)
-        inner = node.child.test
-        node.test = lambda ctx: not inner(ctx)
+        forbidden = _plain_keys(node.child)
+        if forbidden is not None:  # NOT a plain term, or an OR of them: one set operation
+            node.test = lambda ctx: forbidden.isdisjoint(ctx.present_any)
+        else:
+            inner = node.child.test
+            node.test = lambda ctx: not inner(ctx)
         return
     if isinstance(node, Proximity):
         for ref in (*node.left, *node.right):
             _attach_tests(ref)
         _attach_tests(node.left_node)
         _attach_tests(node.right_node)
-        node.test = lambda ctx, n=node: ctx.near_found(n)
+        node.test = lambda ctx, n=node: bool(ctx.near_pairs(n))
         return
     if isinstance(node, Scope):
         _attach_tests(node.child)
@@ -264,6 +291,15 @@ def _is_plain(node: PlanNode) -> bool:
     return isinstance(node, TermRef) and not node.case_sensitive and node.fields == ALL_FIELDS
 
 
+def _plain_keys(node: PlanNode) -> frozenset[int] | None:
+    """The keys of a plain term or of an OR of plain terms; None for anything else."""
+    if _is_plain(node):
+        return frozenset((node.key,))  # type: ignore[attr-defined]
+    if isinstance(node, AnyOf) and all(_is_plain(c) for c in node.children):
+        return frozenset(c.key for c in node.children)  # type: ignore[attr-defined]
+    return None
+
+
 # --- the whole rule set -------------------------------------------------------
 
 
@@ -278,24 +314,23 @@ def compile_rules(rules: Iterable[Rule], aliases: Mapping[str, Iterable[str]] | 
     parsed_aliases = {name: parse_alias_entries(name, entries) for name, entries in (aliases or {}).items()}
     keys = KeyRegistry()
     compiled: list[CompiledRule] = []
+    clauses: list[list[frozenset[int]]] = []  # needed only to build the index
     seen: set[str] = set()
     for index, rule in enumerate(rules):
         if rule.id in seen:
             raise RulesError(f"duplicate rule id {rule.id!r}")
         seen.add(rule.id)
-        compiled.append(_compile_rule(index, rule, parsed_aliases, keys))
+        cr, need = _compile_rule(index, rule, parsed_aliases, keys)
+        compiled.append(cr)
+        clauses.append(need)
 
-    automaton = ahocorasick.Automaton()
-    for key_id, spec in enumerate(keys.specs):
-        automaton.add_word(spec.ac_key, key_id)
-    if keys.specs:
-        automaton.make_automaton()
-
-    single, pairs = _index(compiled, keys.specs)
-    return Matcher(compiled, keys.specs, automaton if keys.specs else None, single, pairs)
+    return Matcher(compiled, keys.specs, keys.automaton(), _index(compiled, clauses, keys.specs))
 
 
-def _compile_rule(index: int, rule: Rule, aliases: Mapping[str, tuple[Term, ...]], keys: KeyRegistry) -> CompiledRule:
+def _compile_rule(
+    index: int, rule: Rule, aliases: Mapping[str, tuple[Term, ...]], keys: KeyRegistry
+) -> tuple[CompiledRule, list[frozenset[int]]]:
+    """The compiled rule and its necessary clauses."""
     tree = parse_query(rule.query)  # RuleSyntaxError propagates as it is
     fields = tuple(FIELDS.index(f) for f in FIELDS if f in rule.fields)
     try:
@@ -307,13 +342,34 @@ def _compile_rule(index: int, rule: Rule, aliases: Mapping[str, tuple[Term, ...]
         raise RulesError(f"rule {rule.id!r}: query {rule.query!r} could match by negation alone; add a positive term")
     _attach_tests(plan)
     feeds = frozenset(rule.feeds) if rule.feeds is not None else None
-    return CompiledRule(index, rule, plan, clauses, feeds, _flat_terms(plan))
+    return CompiledRule(index, rule, plan, feeds, _reported_terms(plan), plan.test), clauses
 
 
 def _unscoped(node: PlanNode) -> PlanNode:
     while isinstance(node, Scope):
         node = node.child
     return node
+
+
+def _reported_terms(plan: PlanNode) -> tuple[tuple[TermRef, ...], ...] | None:
+    """The terms of a flat plan in each field (one tuple per field of FIELDS).
+
+    A term written twice (`gold AND (gold OR title:gold)`) is listed once per
+    field: it reports its hits once. Fields with the same terms share a tuple.
+    """
+    refs = _flat_terms(plan)
+    if refs is None:
+        return None
+    by_field = []
+    shared: dict[tuple[TermRef, ...], tuple[TermRef, ...]] = {}
+    for f in ALL_FIELDS:
+        in_field: dict[tuple[int, bool, str], TermRef] = {}
+        for ref in refs:
+            if f in ref.fields:  # the same key, case rule and written form: the same hits
+                in_field.setdefault((ref.key, ref.case_sensitive, ref.written), ref)
+        terms = tuple(in_field.values())
+        by_field.append(shared.setdefault(terms, terms))
+    return tuple(by_field)
 
 
 def _flat_terms(node: PlanNode) -> tuple[TermRef, ...] | None:
@@ -350,18 +406,18 @@ def _flat_terms(node: PlanNode) -> tuple[TermRef, ...] | None:
 
 
 def _index(
-    compiled: list[CompiledRule], specs: list[KeySpec]
-) -> tuple[dict[int, frozenset[int]], dict[int, dict[int, frozenset[int]]]]:
-    """The candidate index: (single, pairs).
+    compiled: list[CompiledRule], clauses: list[list[frozenset[int]]], specs: list[KeySpec]
+) -> CandidateIndex:
+    """The candidate index: key -> (single, pairs), rules given by their index.
 
-    single: key -> rules that are candidates as soon as the key is present
-        (rules with one clause, or whose two clauses make too many pairs).
-    pairs: key1 -> key2 -> rules that are candidates when both keys are
-        present: key1 from the rule's primary clause, key2 from its secondary.
+    single: rules that are candidates as soon as the key is present (rules
+        with one clause, or whose two clauses make too many pairs).
+    pairs: key2 -> rules that are candidates when key2 is present too: the
+        key from the rule's primary clause, key2 from its secondary.
     """
     popularity: Counter[int] = Counter()
-    for cr in compiled:
-        popularity.update({k for clause in cr.clauses for k in clause})
+    for need in clauses:
+        popularity.update({k for clause in need for k in clause})
 
     def key_cost(k: int) -> float:
         spec = specs[k]
@@ -376,10 +432,10 @@ def _index(
 
     single: dict[int, set[int]] = {}
     pairs: dict[int, dict[int, set[int]]] = {}
-    for cr in compiled:
+    for cr, need in zip(compiled, clauses):
         if not cr.rule.enabled:
             continue  # still compiled, for explain and examples
-        ranked = sorted(set(cr.clauses), key=lambda c: (sum(key_cost(k) for k in c), sorted(c)))
+        ranked = sorted(set(need), key=lambda c: (sum(key_cost(k) for k in c), sorted(c)))
         first = ranked[0]
         second = next((c for c in ranked[1:] if not c >= first), None)
         if second is None or len(first) * len(second) > MAX_PAIRS_PER_RULE:
@@ -390,7 +446,14 @@ def _index(
             by_second = pairs.setdefault(k1, {})
             for k2 in second:
                 by_second.setdefault(k2, set()).add(cr.index)
-    return (
-        {k: frozenset(v) for k, v in single.items()},
-        {k1: {k2: frozenset(v) for k2, v in d.items()} for k1, d in pairs.items()},
-    )
+    # One entry per key, and tuples, not sets: with thousands of rules few of
+    # them are in the CPU cache, so every object to fetch counts, and a small
+    # tuple is one cache line where a set is several.
+    no_pairs: dict[int, tuple[int, ...]] = {}
+    return {
+        k: (
+            tuple(sorted(single.get(k, ()))),
+            {k2: tuple(sorted(v)) for k2, v in pairs[k].items()} if k in pairs else no_pairs,
+        )
+        for k in single.keys() | pairs.keys()
+    }

@@ -7,11 +7,13 @@ For each field, once per document:
               -> one pass of the shared Aho-Corasick automaton
               -> `present`: the ids of the keys found
 
-Everything else is lazy and cached, and asked for only by candidate rules:
+Everything else is lazy and cached per field, and asked for only by candidate
+rules:
 - `spans`: where a key's hits stand in the normalised text (for TermMatch
   offsets and the capitals check of ALL-CAPS terms),
 - `positions`: the word index of each hit (for NEAR/ONEAR),
-- NEAR pairs and TermMatches, shared by every rule that asks.
+- TermMatches, shared by the rules that share a term (compile.KeyRegistry),
+  and NEAR pairs, cached per document.
 
 A hit of key " gold " in the collapsed text and a hit of the same key in the
 word view padded with one space are the same hit: both views hold the same
@@ -25,7 +27,7 @@ from bisect import bisect_left, bisect_right
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from .normalise import NormalisedText, normalise
+from .normalise import NormalisedText, normalise, word_view
 from .plan import KeySpec, Proximity, TermRef
 from .types import FIELDS, Document, TermMatch
 
@@ -50,16 +52,25 @@ NearPair = tuple[int, TermRef, int, TermRef, int]
 class FieldText:
     """One field of one document: normalised once, searched once."""
 
-    __slots__ = ("norm", "words", "collapsed", "present", "_padded", "_spans", "_positions")
+    __slots__ = (
+        "name", "norm", "words", "collapsed", "present",
+        "_padded", "_spans", "_positions", "_capitals", "_term_matches",
+    )  # fmt: skip
 
-    def __init__(self, text: str, automaton: Any):
+    def __init__(self, name: str, text: str, automaton: Any):
+        self.name = name
         self.norm: NormalisedText = normalise(text)
-        self.words = self.norm.words
-        self.collapsed = " " + " ".join(self.words.split()) + " "
+        # Not norm.words: its cached_property takes a lock on every first access.
+        self.words = word_view(self.norm.folded)
+        self.collapsed = f" {' '.join(self.words.split())} "
         self.present: set[int] = set(map(_value, automaton.iter(self.collapsed))) if automaton else set()
         self._padded: str | None = None
         self._spans: dict[int, list[Span]] = {}
         self._positions: dict[int, list[int]] = {}
+        self._capitals: dict[int, list[bool]] = {}
+        self._term_matches: dict[TermRef, list[TermMatch]] = {}
+
+    # --- every hit of a present key -------------------------------------------
 
     def spans(self, key: int, spec: KeySpec) -> list[Span]:
         """Every hit of a present key, with its normalised offsets."""
@@ -72,14 +83,20 @@ class FieldText:
         # padded[i] is words[i - 1]: a hit whose leading space is padded[i]
         # starts at words[i]. Offsets in `words` are normalised offsets.
         found = []
-        if len(spec.words) == 1:
+        if spec.pattern is None:  # a single word: its automaton key finds it
             needle = spec.ac_key
-            size = len(spec.words[0])
             pos = padded.find(needle)
-            while pos >= 0:
-                end = padded.find(" ", pos + 1 + size) - 1 if spec.wildcard else pos + size
-                found.append((pos, pos + size, end))
-                pos = padded.find(needle, pos + 1)
+            if spec.wildcard:  # " gold": the hit goes on to the end of its word
+                size = len(needle) - 1
+                while pos >= 0:
+                    found.append((pos, pos + size, padded.find(" ", pos + 1 + size) - 1))
+                    pos = padded.find(needle, pos + 1)
+            else:  # " gold "
+                size = len(needle) - 2
+                while pos >= 0:
+                    end = pos + size
+                    found.append((pos, end, end))
+                    pos = padded.find(needle, pos + 1)
         else:  # a phrase: any number of spaces between its words
             search = spec.pattern.search
             m = search(padded)
@@ -107,18 +124,58 @@ class FieldText:
         self._positions[key] = found
         return found
 
+    def capitals(self, key: int, spec: KeySpec) -> list[bool]:
+        """For an ALL-CAPS term: which hits of its key are written in capitals."""
+        found = self._capitals.get(key)
+        if found is None:
+            has_lowercase = self.norm.has_lowercase
+            found = [not has_lowercase(start, key_end) for start, key_end, _ in self.spans(key, spec)]
+            self._capitals[key] = found
+        return found
+
+    # --- the hits of a term (ALL-CAPS terms: only those in capitals) -------------
+
+    def term_spans(self, ref: TermRef) -> list[Span]:
+        found = self.spans(ref.key, ref.spec)
+        if ref.case_sensitive:
+            found = [s for s, ok in zip(found, self.capitals(ref.key, ref.spec)) if ok]
+        return found
+
+    def term_positions(self, ref: TermRef) -> list[int]:
+        found = self.positions(ref.key, ref.spec)
+        if ref.case_sensitive:
+            found = [p for p, ok in zip(found, self.capitals(ref.key, ref.spec)) if ok]
+        return found
+
+    def term_matches(self, ref: TermRef) -> list[TermMatch]:
+        """TermMatches of every hit of a present term (cached: rules share TermRefs)."""
+        found = self._term_matches.get(ref)
+        if found is None:
+            spans = self.term_spans(ref)
+            norm, written, name = self.norm, ref.written, self.name
+            if norm.identity:
+                original = norm.original
+                found = [TermMatch(written, name, s, e, original[s:e]) for s, _, e in spans]
+            else:
+                found = [self.term_match(written, span) for span in spans]
+            self._term_matches[ref] = found
+        return found
+
+    def term_match(self, written: str, span: Span) -> TermMatch:
+        start, end = self.norm.original_span(span[0], span[2])
+        return TermMatch(written, self.name, start, end, self.norm.original[start:end])
+
 
 class DocumentContext:
     """What one document offers to the compiled tests of plan nodes."""
 
-    __slots__ = ("specs", "fields", "present_any", "_verified", "_term_matches", "_near")
+    __slots__ = ("fields", "present_any", "_near")
 
     def __init__(self, matcher: Matcher, doc: Document):
-        self.specs: tuple[KeySpec, ...] = matcher._specs
         automaton = matcher._automaton
         used = matcher._fields_used
         self.fields: list[FieldText | None] = [
-            FieldText(text, automaton) if text and i in used else None
+            FieldText(FIELDS[i], text, automaton) if text and i in used else None
             for i, text in enumerate((doc.title, doc.summary, doc.content))
         ]
         present: set[int] = set()
@@ -126,9 +183,7 @@ class DocumentContext:
             if ft is not None:
                 present |= ft.present
         self.present_any = present
-        self._verified: dict[tuple[int, int], list[bool]] = {}
-        self._term_matches: dict[tuple[int, bool, str, int], list[TermMatch]] = {}
-        self._near: dict[int, list[NearPair]] = {}
+        self._near: dict[Proximity, list[NearPair]] = {}
 
     # --- presence -----------------------------------------------------------
 
@@ -140,16 +195,12 @@ class DocumentContext:
         return False
 
     def term_found(self, ref: TermRef) -> bool:
-        return any(self.spans(ref, f) for f in ref.fields)
-
-    def _capitals(self, ref: TermRef, f: int, ft: FieldText) -> list[bool]:
-        """For an ALL-CAPS term: which hits are written in capitals."""
-        verified = self._verified.get((f, ref.key))
-        if verified is None:
-            norm = ft.norm
-            verified = [not norm.has_lowercase(start, key_end) for start, key_end, _ in ft.spans(ref.key, self.specs[ref.key])]
-            self._verified[(f, ref.key)] = verified
-        return verified
+        """Whether an ALL-CAPS term has a hit written in capitals."""
+        for f in ref.fields:
+            ft = self.fields[f]
+            if ft is not None and ref.key in ft.present and True in ft.capitals(ref.key, ref.spec):
+                return True
+        return False
 
     # --- hits -------------------------------------------------------------
 
@@ -158,112 +209,87 @@ class DocumentContext:
         ft = self.fields[f]
         if ft is None or ref.key not in ft.present:
             return []
-        found = ft.spans(ref.key, self.specs[ref.key])
-        if ref.case_sensitive:
-            found = [s for s, ok in zip(found, self._capitals(ref, f, ft)) if ok]
-        return found
+        return ft.term_spans(ref)
 
     def positions(self, ref: TermRef, f: int) -> list[int]:
         """Word indexes of the hits of `spans`."""
         ft = self.fields[f]
         if ft is None or ref.key not in ft.present:
             return []
-        found = ft.positions(ref.key, self.specs[ref.key])
-        if ref.case_sensitive:
-            found = [p for p, ok in zip(found, self._capitals(ref, f, ft)) if ok]
-        return found
+        return ft.term_positions(ref)
 
     def span_at(self, ref: TermRef, f: int, position: int) -> Span:
         """The span of the hit of `ref` whose first word is `position`."""
         ft = self.fields[f]
         assert ft is not None
-        spec = self.specs[ref.key]
-        positions = ft.positions(ref.key, spec)  # ascending: binary search, not a linear .index()
+        positions = ft.positions(ref.key, ref.spec)  # ascending: binary search, not a linear .index()
         index = bisect_left(positions, position)
         if index == len(positions) or positions[index] != position:
             raise ValueError(f"no hit of key {ref.key} at word {position}")
-        return ft.spans(ref.key, spec)[index]
+        return ft.spans(ref.key, ref.spec)[index]
 
     # --- NEAR -------------------------------------------------------------
 
-    def near_found(self, node: Proximity) -> bool:
-        return bool(self.near_pairs(node))
-
     def near_pairs(self, node: Proximity) -> list[NearPair]:
         """Every pair of hits close enough (cached per document)."""
-        found = self._near.get(id(node))
+        found = self._near.get(node)
         if found is None:
-            found = self._near[id(node)] = self._find_near_pairs(node)
+            found = self._near[node] = self._find_near_pairs(node)
         return found
 
     def _find_near_pairs(self, node: Proximity) -> list[NearPair]:
-        n = node.distance
         out: list[NearPair] = []
+        single = node.single
         for f in node.fields:
             ft = self.fields[f]
             if ft is None:
                 continue
             present = ft.present
-            if node.left_keys.isdisjoint(present) or node.right_keys.isdisjoint(present):
-                continue
-            if len(node.left) == 1 and len(node.right) == 1:
-                self._near_one_to_one(node, f, out)
-                continue
-            lefts = [(p, r) for r in node.left for p in self.positions(r, f)]
-            # (start, end) word indexes of the right hits, sorted by start and by end
-            rights = sorted(((p, p + r.ntok, r) for r in node.right for p in self.positions(r, f)), key=_first)
-            if not lefts or not rights:
-                continue
-            starts = [s for s, _, _ in rights]
-            by_end = sorted(rights, key=_second)
-            ends = [e for _, e, _ in by_end]
-            for a, ra in lefts:
-                a_end = a + ra.ntok
-                # b after a: at most n words between a's last word and b's first
-                for b, _, rb in rights[bisect_left(starts, a_end) : bisect_right(starts, a_end + n)]:
-                    out.append((f, ra, a, rb, b))
-                if not node.ordered:  # b before a
-                    for b, _, rb in by_end[bisect_left(ends, a - n) : bisect_right(ends, a)]:
-                        out.append((f, ra, a, rb, b))
+            if single is not None:
+                if single[0].key in present and single[1].key in present:
+                    self._near_single_terms(node, f, ft, out)
+            elif not (node.left_keys.isdisjoint(present) or node.right_keys.isdisjoint(present)):
+                self._near_any_terms(node, f, out)
         return out
 
-    def _near_one_to_one(self, node: Proximity, f: int, out: list[NearPair]) -> None:
-        """NEAR between two single terms: both position lists are sorted already."""
-        (ra,), (rb,) = node.left, node.right
-        lefts, rights = self.positions(ra, f), self.positions(rb, f)
+    def _near_single_terms(self, node: Proximity, f: int, ft: FieldText, out: list[NearPair]) -> None:
+        """NEAR between two terms present in the field: position lists are sorted already."""
+        ra, rb = node.single  # type: ignore[misc]
+        lefts, rights = ft.term_positions(ra), ft.term_positions(rb)
         if not lefts or not rights:
             return
         n, na, nb = node.distance, ra.ntok, rb.ntok
+        # b after a starts within n words after a ends; b before a (NEAR only)
+        # ends within n words before a starts. One window holds both sides.
+        low = na if node.ordered else -n - nb
         for a in lefts:
-            # b after a: b starts within n words after a ends
-            for b in rights[bisect_left(rights, a + na) : bisect_right(rights, a + na + n)]:
+            for b in rights[bisect_left(rights, a + low) : bisect_right(rights, a + na + n)]:
+                if b >= a + na or b <= a - nb:  # not overlapping a
+                    out.append((f, ra, a, rb, b))
+
+    def _near_any_terms(self, node: Proximity, f: int, out: list[NearPair]) -> None:
+        """NEAR between ORs of terms (aliases): every left hit against every right hit."""
+        n = node.distance
+        lefts = [(p, r) for r in node.left for p in self.positions(r, f)]
+        # (start, end) word indexes of the right hits, sorted by start and by end
+        rights = sorted(((p, p + r.ntok, r) for r in node.right for p in self.positions(r, f)), key=_first)
+        if not lefts or not rights:
+            return
+        starts = [s for s, _, _ in rights]
+        by_end = sorted(rights, key=_second)
+        ends = [e for _, e, _ in by_end]
+        for a, ra in lefts:
+            a_end = a + ra.ntok
+            # b after a: at most n words between a's last word and b's first
+            for b, _, rb in rights[bisect_left(starts, a_end) : bisect_right(starts, a_end + n)]:
                 out.append((f, ra, a, rb, b))
-            if not node.ordered:  # b before a: b ends within n words before a starts
-                for b in rights[bisect_left(rights, a - n - nb) : bisect_right(rights, a - nb)]:
+            if not node.ordered:  # b before a
+                for b, _, rb in by_end[bisect_left(ends, a - n) : bisect_right(ends, a)]:
                     out.append((f, ra, a, rb, b))
 
     # --- reporting --------------------------------------------------------
 
-    def term_matches(self, ref: TermRef, f: int) -> list[TermMatch]:
-        """TermMatches of every hit of a term in field f (cached: rules share terms)."""
-        cache_key = (ref.key, ref.case_sensitive, ref.written, f)
-        found = self._term_matches.get(cache_key)
-        if found is None:
-            spans = self.spans(ref, f)
-            if spans:
-                norm = self.fields[f].norm  # type: ignore[union-attr]
-                original, written, field = norm.original, ref.written, FIELDS[f]
-                if norm.identity:
-                    found = [TermMatch(written, field, s, e, original[s:e]) for s, _, e in spans]
-                else:
-                    found = [self.term_match(ref, f, span) for span in spans]
-            else:
-                found = []
-            self._term_matches[cache_key] = found
-        return found
-
     def term_match(self, ref: TermRef, f: int, span: Span) -> TermMatch:
         ft = self.fields[f]
         assert ft is not None
-        start, end = ft.norm.original_span(span[0], span[2])
-        return TermMatch(ref.written, FIELDS[f], start, end, ft.norm.original[start:end])
+        return ft.term_match(ref.written, span)

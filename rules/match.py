@@ -2,8 +2,8 @@
 
     ctx = DocumentContext(doc)      each field normalised and searched once
                                     (one Aho-Corasick pass): the keys present
-    candidates = rules of `single` under a present key
-               + rules of `pairs` under two present keys (rules/compile.py)
+    candidates = rules a present key makes candidates alone (`single`)
+               + rules under two present keys (`pairs`; rules/compile.py)
     for each candidate that the feed filter lets through:
         run its compiled test; if true, report the positive terms that
         contributed, with their spans in the ORIGINAL field text
@@ -21,22 +21,28 @@ from typing import Any, Iterator, Sequence
 
 from .context import DocumentContext, Span
 from .exceptions import RulesError
-from .plan import AllOf, AnyOf, KeySpec, NoneOf, PlanNode, Proximity, Scope, TermRef, term_refs
+from .plan import AllOf, AnyOf, KeySpec, NoneOf, PlanNode, Proximity, Scope, TermRef, Test, term_refs
 from .types import FIELDS, Document, Rule, RuleMatch, TermMatch
 
-__all__ = ["Matcher", "ExplainNode", "CompiledRule"]
+__all__ = ["Matcher", "ExplainNode", "CompiledRule", "CandidateIndex"]
+
+# key -> (single, pairs): see compile._index
+CandidateIndex = dict[int, tuple[tuple[int, ...], dict[int, tuple[int, ...]]]]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class CompiledRule:
-    """A rule with its plan, its necessary clauses and its feed filter."""
+    """A rule with its plan and its feed filter."""
 
     index: int
     rule: Rule
     plan: PlanNode
-    clauses: list[frozenset[int]]
     feeds: frozenset[str] | None
-    flat_terms: tuple[TermRef, ...] | None = None  # see compile._flat_terms
+    # For each field, the terms whose every hit is a reason when the rule
+    # matches; None: walk the plan instead (see compile._reported_terms)
+    reported_terms: tuple[tuple[TermRef, ...], ...] | None
+    # plan.test, one object nearer: a candidate rule is rarely in the CPU cache
+    test: Test
 
 
 @dataclass(frozen=True)
@@ -84,15 +90,13 @@ class Matcher:
         compiled: Sequence[CompiledRule],
         specs: Sequence[KeySpec],
         automaton: Any,
-        single: dict[int, frozenset[int]],
-        pairs: dict[int, dict[int, frozenset[int]]],
+        index: CandidateIndex,
     ):
         self._compiled = tuple(compiled)
         self._by_id = {cr.rule.id: cr for cr in self._compiled}
         self._specs = tuple(specs)
         self._automaton = automaton
-        self._single = single
-        self._pairs = pairs
+        self._index = index
         self._fields_used = frozenset(f for cr in self._compiled for ref in term_refs(cr.plan) for f in ref.fields)
 
     @property
@@ -116,30 +120,25 @@ class Matcher:
         present = ctx.present_any
         if not present:
             return []
-        single, pairs = self._single, self._pairs
+        by_key = self._index
         candidates: set[int] = set()
         for key in present:
-            rules = single.get(key)
-            if rules is not None:
-                candidates.update(rules)
-            by_second = pairs.get(key)
-            if by_second is not None:
-                if len(by_second) <= len(present):
-                    for second, rules in by_second.items():
-                        if second in present:
-                            candidates.update(rules)
-                else:
-                    for second in present:
-                        rules = by_second.get(second)
-                        if rules is not None:
-                            candidates.update(rules)
+            entry = by_key.get(key)
+            if entry is not None:
+                single, pairs = entry
+                if single:
+                    candidates.update(single)
+                if pairs:
+                    # a set operation: iterates over the smaller of the two, in C
+                    for second in pairs.keys() & present:
+                        candidates.update(pairs[second])
         out = []
         feed = doc.feed
         for index in sorted(candidates):
             cr = self._compiled[index]
             if cr.feeds is not None and feed not in cr.feeds:
                 continue
-            if cr.plan.test(ctx):
+            if cr.test(ctx):
                 out.append(RuleMatch(cr.rule.id, _contributing_terms(cr, ctx)))
         return out
 
@@ -153,7 +152,7 @@ class Matcher:
         if check_feed and cr.feeds is not None and doc.feed not in cr.feeds:
             return None
         ctx = DocumentContext(self, doc)
-        if not cr.plan.test(ctx):
+        if not cr.test(ctx):
             return None
         return RuleMatch(cr.rule.id, _contributing_terms(cr, ctx))
 
@@ -192,24 +191,34 @@ def _order(m: TermMatch) -> tuple[int, int, int, str]:
 
 def _contributing_terms(cr: CompiledRule, ctx: DocumentContext) -> tuple[TermMatch, ...]:
     """The hits of the terms that made a matching rule match, in text order."""
-    if cr.flat_terms is None:
-        found: list[tuple[TermRef, int, Span]] = []
-        _collect(cr.plan, ctx, found)
-        matches = {ctx.term_match(ref, f, span) for ref, f, span in found}
-        return tuple(sorted(matches, key=_order))
+    if cr.reported_terms is not None:
+        return _reported_hits(cr.reported_terms, ctx)
+    found: list[tuple[TermRef, int, Span]] = []
+    _collect(cr.plan, ctx, found)
+    matches = {ctx.term_match(ref, f, span) for ref, f, span in found}
+    return tuple(sorted(matches, key=_order))
+
+
+def _reported_hits(reported: tuple[tuple[TermRef, ...], ...], ctx: DocumentContext) -> tuple[TermMatch, ...]:
+    """Every hit of the terms, field by field, in text order.
+
+    Each term's hits come in text order, so only a field where two or more
+    terms have hits needs sorting.
+    """
     out: list[TermMatch] = []
-    for f, ft in enumerate(ctx.fields):
-        if ft is None:
+    for ft, refs in zip(ctx.fields, reported):
+        if ft is None or not refs:
             continue
         present = ft.present
-        part: list[TermMatch] = []
-        for ref in cr.flat_terms:
-            if ref.key in present and f in ref.fields:
-                part.extend(ctx.term_matches(ref, f))
-        if len(part) > 1:
-            # TermMatches are shared per term and field: the same hit is the same object.
-            part = sorted({id(m): m for m in part}.values(), key=_in_field_order)
-        out.extend(part)
+        field_start, lists = len(out), 0
+        for ref in refs:
+            if ref.key in present:
+                hits = ft.term_matches(ref)
+                if hits:
+                    out += hits
+                    lists += 1
+        if lists > 1:
+            out[field_start:] = sorted(out[field_start:], key=_in_field_order)
     return tuple(out)
 
 

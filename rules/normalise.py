@@ -193,7 +193,7 @@ class NormalisedText:
 
         ALL-CAPS terms (USSM, REE) match only where this is False.
         """
-        fragment = self.original_text(start, end)
+        fragment = self.original_text(start, end) if self._stages else self.original[start:end]
         if "&" in fragment:  # "AT&amp;T" is written in capitals
             fragment = html.unescape(fragment)
         # Cheaper than testing each character; also true for a titlecase letter.
@@ -282,6 +282,9 @@ _POSSESSIVE = re.compile(r"'[sS]\b")
 _WORD_TABLE = str.maketrans(
     {chr(i): (chr(i).lower() if chr(i).isupper() else " ") for i in range(128) if not chr(i).islower() and not chr(i).isdigit()}
 )
+# The same table for ASCII bytes: bytes.translate is a plain table lookup, while
+# str.translate looks each distinct character up in the dict again on every call.
+_WORD_BYTES = bytes(ord(_WORD_TABLE.get(i, chr(i))) for i in range(128)) + bytes(range(128, 256))
 
 
 def word_view(normalised: str) -> str:
@@ -294,6 +297,8 @@ def word_view(normalised: str) -> str:
     """
     if "'" in normalised:
         normalised = _POSSESSIVE.sub("  ", normalised)
+    if normalised.isascii():
+        return normalised.encode("ascii").translate(_WORD_BYTES).decode("ascii")
     return normalised.translate(_WORD_TABLE)
 
 

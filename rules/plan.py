@@ -20,7 +20,7 @@ from .types import FIELDS
 ALL_FIELDS: tuple[int, ...] = tuple(range(len(FIELDS)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeySpec:
     """One distinct thing to find: words in order, the last maybe a prefix.
 
@@ -28,21 +28,24 @@ class KeySpec:
         separated by single spaces and padded by one at each end: " gold " for
         the whole word gold, " mineral" for mineral*, " rare earth " for the
         phrase. The padding spaces make every hit a whole-word hit.
-    pattern: the same thing over the same-length word view (runs of spaces
-        between words), used to find the spans of the hits.
+    pattern: for a phrase, the same thing over the same-length word view
+        (runs of spaces between words), used to find the spans of the hits;
+        None for a single word, found with ac_key itself.
     """
 
     words: tuple[str, ...]
     wildcard: bool
     ac_key: str
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str] | None
 
     @classmethod
     def make(cls, words: tuple[str, ...], wildcard: bool) -> KeySpec:
         joined = " ".join(words)
         ac_key = f" {joined}" if wildcard else f" {joined} "
-        body = " +".join(re.escape(w) for w in words)
-        pattern = re.compile(f" {body}([^ ]*)" if wildcard else f" {body}(?= )")
+        pattern = None
+        if len(words) > 1:
+            body = " +".join(re.escape(w) for w in words)
+            pattern = re.compile(f" {body}([^ ]*)" if wildcard else f" {body}(?= )")
         return cls(words, wildcard, ac_key, pattern)
 
 
@@ -64,14 +67,21 @@ def _unset(ctx: Any) -> bool:  # pragma: no cover - replaced by compile.py
 
 
 class TermRef(PlanNode):
-    """A word or phrase, found in any of `fields` (indexes into FIELDS)."""
+    """A word or phrase, found in any of `fields` (indexes into FIELDS).
 
-    __slots__ = ("key", "ntok", "case_sensitive", "fields", "written")
+    spec: the KeySpec numbered `key`, at hand for the matcher. Rules share
+    TermRefs (compile.KeyRegistry), and so the TermMatches of a document.
+    """
 
-    def __init__(self, label: str, key: int, ntok: int, case_sensitive: bool, fields: tuple[int, ...], written: str):
+    __slots__ = ("key", "spec", "ntok", "case_sensitive", "fields", "written")
+
+    def __init__(
+        self, label: str, key: int, spec: KeySpec, case_sensitive: bool, fields: tuple[int, ...], written: str
+    ):
         super().__init__(label)
         self.key = key
-        self.ntok = ntok
+        self.spec = spec
+        self.ntok = len(spec.words)
         self.case_sensitive = case_sensitive
         self.fields = fields
         self.written = written
@@ -109,9 +119,14 @@ class Proximity(PlanNode):
     """NEAR/ONEAR: any left term within `distance` words of any right term.
 
     left_node/right_node keep the operands' shape for explanations.
+    single: (left term, right term) when each side is one term (the usual
+    case, with a faster path), else None.
     """
 
-    __slots__ = ("left", "right", "distance", "ordered", "fields", "left_node", "right_node", "left_keys", "right_keys")
+    __slots__ = (
+        "left", "right", "distance", "ordered", "fields",
+        "left_node", "right_node", "left_keys", "right_keys", "single",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -134,6 +149,7 @@ class Proximity(PlanNode):
         self.right_node = right_node
         self.left_keys = frozenset(r.key for r in left)
         self.right_keys = frozenset(r.key for r in right)
+        self.single = (left[0], right[0]) if len(left) == 1 and len(right) == 1 else None
 
 
 class Scope(PlanNode):
