@@ -30,13 +30,15 @@ clean:
 
 ## Benchmarks against peers (not part of the tests); writes docs/benchmarks.md.
 ## First the polling and alert-latency benchmarks (bench/bench_poll.py, bench/bench_latency.py),
-## then every other bench/bench_*.py (with BENCH_OTHER_FLAGS, --quick by default, so the
-## whole run stays under 10 minutes on 2 cores). Exit status 1 if any script missed a target.
+## then the matcher at full size (10,000 articles, BENCH_MATCH_FLAGS), then every other
+## bench/bench_*.py (with BENCH_OTHER_FLAGS, --quick by default, so the whole run stays under
+## 10 minutes on 2 cores). Exit status 1 if any script missed a target.
 ## The peers and meters are bench-only packages: installed into the venv here, not in pyproject.
 BENCH_PACKAGES ?= reader sgmllib3k psutil
 BENCH_POLL_FLAGS ?= --budget 400 --peers-at-10k none --sample 30
 BENCH_LATENCY_FLAGS ?= --duration 40
 BENCH_OTHER_FLAGS ?= --quick
+BENCH_MATCH_FLAGS ?=
 bench: $(STAMP)
 	$(BIN)/pip install --quiet $(BENCH_PACKAGES)
 	$(BIN)/python bench/report.py --init
@@ -48,11 +50,13 @@ bench: $(STAMP)
 	out=$$(mktemp); \
 	for script in bench/bench_*.py; do \
 	  case $$script in bench/bench_poll.py|bench/bench_latency.py) continue;; esac; \
-	  echo "== $$script $(BENCH_OTHER_FLAGS)"; \
+	  flags="$(BENCH_OTHER_FLAGS)"; \
+	  case $$script in bench/bench_match.py) flags="$(BENCH_MATCH_FLAGS)";; esac; \
+	  echo "== $$script $$flags"; \
 	  start=$$(date +%s); \
-	  $(BIN)/python $$script $(BENCH_OTHER_FLAGS) > $$out 2>&1; rc=$$?; \
+	  $(BIN)/python $$script $$flags > $$out 2>&1; rc=$$?; \
 	  cat $$out; \
-	  $(BIN)/python bench/report.py --append-output "$$(basename $$script) $(BENCH_OTHER_FLAGS)" --status $$rc \
+	  $(BIN)/python bench/report.py --append-output "$$(basename $$script) $$flags" --status $$rc \
 	    --seconds $$(( $$(date +%s) - start )) < $$out; \
 	  [ $$rc -eq 0 ] || status=1; \
 	done; \
