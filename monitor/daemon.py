@@ -189,7 +189,8 @@ class Monitor:
             try:
                 summary = await self._poll_logged(feed_id)
             except asyncio.CancelledError:
-                # Stopping: a poll cancelled at an await wrote nothing (its one transaction has no await).
+                # Stopping: a cancelled poll wrote nothing, or was handed to the write thread,
+                # which stores it whole before the database closes.
                 log.debug("poll of feed %s cancelled by shutdown", feed_id)
                 return
             schedule.move_next_run(scheduler, feed_id, feeds.get_feed(self.db, feed_id).next_poll_at)
@@ -214,7 +215,7 @@ class Monitor:
         try:
             await stop.wait()
         finally:
-            scheduler.shutdown(wait=False)  # cancels in-flight polls; each poll's writes are one transaction
+            scheduler.shutdown(wait=False)  # cancels in-flight polls; each poll's writes are all or nothing
             await asyncio.sleep(0)  # let the cancelled polls unwind before the database closes
             self.dispatcher.stop()  # an in-flight send finishes and is recorded
             await dispatching

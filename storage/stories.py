@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from datetime import datetime
 
 import sqlite_utils
@@ -38,15 +39,22 @@ def candidates(
 ) -> list[tuple[int, int, bytes, int]]:
     """(article id, story id, signature, band key) of the most recent `per_key` articles
     sharing each band key, first seen since `since`."""
-    # One index seek per key, newest first, at most `per_key` rows each (the same prepared
-    # statement each time; a window function over IN (...) read every row of a busy key).
-    keyed: list[tuple[int, int]] = []
-    for key in band_keys:
-        keyed += db.execute(
-            "SELECT band_key, article_id FROM article_bands WHERE band_key = ? AND article_id != ? "
-            "ORDER BY article_id DESC LIMIT ?",
-            [key, exclude_article_id, per_key],
-        ).fetchall()
+    # Index-only reads of (key, article) pairs, then the newest `per_key` of each key kept in
+    # Python: only those few articles' signatures are read and compared.
+    by_key: dict[int, list[int]] = {}
+    for start in range(0, len(band_keys), 500):
+        chunk = band_keys[start : start + 500]
+        marks = ",".join("?" for _ in chunk)
+        for key, article_id in db.execute(
+            f"SELECT band_key, article_id FROM article_bands WHERE band_key IN ({marks}) AND article_id != ?",
+            [*chunk, exclude_article_id],
+        ):
+            by_key.setdefault(key, []).append(article_id)
+    keyed = [
+        (key, article_id)
+        for key, holders in by_key.items()
+        for article_id in (holders if len(holders) <= per_key else heapq.nlargest(per_key, holders))
+    ]
     ids = sorted({article_id for _, article_id in keyed})
     stored: dict[int, tuple[int, bytes]] = {}
     for start in range(0, len(ids), 500):
