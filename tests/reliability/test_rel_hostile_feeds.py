@@ -229,9 +229,9 @@ def test_generated_hostile_feeds_are_survived_in_one_poll(tmp_path):
     # The whole poll is bounded: the deadline cut the trickle, the cap cut the 50 MB.
     assert trickle_requests == 1
     assert seconds < TIMEOUT + 30, seconds
-    # Storing and matching the 10,000 entries runs on the event loop (one transaction, no await):
-    # ~2 s here. A guard against it growing, not a promise (see docs/reliability.md).
-    assert lags[0] < 5.0, f"the event loop stalled for {lags[0]:.1f} s"
+    # Parsing (fetch worker) and storing (write thread) the 10,000 entries run off the event
+    # loop; it keeps turning. Generous for a loaded 2-core CI machine (docs/reliability.md).
+    assert lags[0] < 0.5, f"the event loop stalled for {lags[0]:.2f} s"
     db = config.storage_path
     assert query(db, "SELECT count(*) FROM article_sources s JOIN feeds f ON f.id = s.feed_id "
                      "WHERE f.name = 'ten-thousand'") == [(10_000,)]
