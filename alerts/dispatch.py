@@ -13,9 +13,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -52,8 +53,12 @@ class Dispatcher:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         batch_size: int = 100,
+        write: Callable[[Callable[[sqlite_utils.Database], Any]], Awaitable[Any]] | None = None,
     ):
+        """`write`: runs a write (a function of a connection) elsewhere, e.g. on the monitor's
+        write thread, so the loop never waits for the write lock; default: on `db`, inline."""
         self.db = db
+        self.write = write
         self.channels = channels
         self.policy = policy or RetryPolicy()
         self.operator_channel = operator_channel
@@ -115,11 +120,11 @@ class Dispatcher:
         try:
             return await self._deliver_due_batches(name, wait=wait)
         finally:
-            self.flush_sent()  # outcomes are on disk before this channel sleeps or stops
+            await self.flush_sent()  # outcomes are on disk before this channel sleeps or stops
 
     async def _deliver_due_batches(self, name: str, *, wait: bool) -> float:
         while not self._stopping.is_set():
-            self.flush_sent()  # the next query must not see sent alerts as waiting
+            await self.flush_sent()  # the next query must not see sent alerts as waiting
             waiting = deliveries.waiting_for_channel(self.db, name, self.batch_size)
             if not waiting:
                 return 30.0
@@ -157,7 +162,7 @@ class Dispatcher:
                 log.exception("channel %s raised unexpectedly for delivery %s", name, delivery.id)
                 error = DeliveryError(f"unexpected {type(failure).__name__}: {failure}")
             else:
-                self._record_sent(delivery.id)
+                await self._record_sent(delivery.id)
                 self.counts.sent += 1
                 return True
         decision = decide_retry(
@@ -170,12 +175,16 @@ class Dispatcher:
             rng=self.rng,
         )
         message = str(error)
-        self.flush_sent()
-        with transaction(self.db):
-            if decision.dead:
-                deliveries.mark_dead(self.db, delivery.id, f"{message} ({decision.reason})")
-            else:
-                deliveries.mark_failed(self.db, delivery.id, message, decision.next_attempt_at)
+        await self.flush_sent()
+
+        def record_failure(db: sqlite_utils.Database) -> None:
+            with transaction(db):
+                if decision.dead:
+                    deliveries.mark_dead(db, delivery.id, f"{message} ({decision.reason})")
+                else:
+                    deliveries.mark_failed(db, delivery.id, message, decision.next_attempt_at)
+
+        await self._write(record_failure)
         self.counts.errors.append(f"{name}: {message}")
         log.warning("delivery %s on %s failed: %s", delivery.id, name, message)
         if decision.dead:
@@ -206,16 +215,15 @@ class Dispatcher:
                             await channel.send(alert)
             except (DeliveryError, TimeoutError) as failure:
                 message = str(failure) or "no answer in time"
-                with transaction(self.db):
-                    deliveries.mark_digest_failed(self.db, ids, f"digest not sent: {message}")
+                await self._write(lambda db: _in_transaction(db, deliveries.mark_digest_failed, ids, f"digest not sent: {message}"))
                 log.warning("%s digest on %s failed, kept for the next one: %s", schedule, name, message)
                 continue
-            with transaction(self.db):
-                deliveries.mark_digest_sent(self.db, ids, self.now())
+            sent_at = self.now()
+            await self._write(lambda db: _in_transaction(db, deliveries.mark_digest_sent, ids, sent_at))
             sent += len(ids)
         return sent
 
-    def _record_sent(self, delivery_id: int) -> None:
+    async def _record_sent(self, delivery_id: int) -> None:
         """Successes are recorded in small batches (one commit per delivery cost more than the
         send for fast channels); a batch is written within SENT_FLUSH_SECONDS, before any wait,
         and on stop, so a crash re-sends at most that batch (same webhook-id) and SIGTERM none."""
@@ -223,16 +231,20 @@ class Dispatcher:
             self._sent_since = time.monotonic()
         self._sent_pending.append(delivery_id)
         if len(self._sent_pending) >= SENT_FLUSH_BATCH or time.monotonic() - self._sent_since >= SENT_FLUSH_SECONDS:
-            self.flush_sent()
+            await self.flush_sent()
 
-    def flush_sent(self) -> None:
+    async def flush_sent(self) -> None:
         if not self._sent_pending:
             return
-        now = self.now()
-        with transaction(self.db):
-            for delivery_id in self._sent_pending:
-                deliveries.mark_sent(self.db, delivery_id, now)
+        ids, now = list(self._sent_pending), self.now()
         self._sent_pending.clear()
+        # Written even if this task is cancelled meanwhile: the write thread finishes what it took.
+        await self._write(lambda db: _in_transaction(db, _mark_all_sent, ids, now))
+
+    async def _write(self, work: Callable[[sqlite_utils.Database], Any]) -> Any:
+        if self.write is None:
+            return work(self.db)
+        return await self.write(work)
 
     async def _tell_operator(self, failed_channel: str, alert: Alert, reason: str) -> None:
         if not self.operator_channel or self.operator_channel == failed_channel:
@@ -250,6 +262,16 @@ class Dispatcher:
             await notify(subject, text)
         except Exception as failure:  # the fallback failing is logged, never fatal
             log.error("operator channel %s could not be told: %s", self.operator_channel, failure)
+
+
+def _in_transaction(db: sqlite_utils.Database, write: Callable[..., Any], *args: Any) -> Any:
+    with transaction(db):
+        return write(db, *args)
+
+
+def _mark_all_sent(db: sqlite_utils.Database, ids: list[int], now: datetime) -> None:
+    for delivery_id in ids:
+        deliveries.mark_sent(db, delivery_id, now)
 
 
 async def _wait_any(event: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:

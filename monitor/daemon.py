@@ -107,19 +107,20 @@ class Monitor:
         elif self.executor is None and self.use_process_pool:
             self.executor = parse_executor()
             self._stack.callback(self.executor.shutdown, cancel_futures=True)
-        self.dispatcher = Dispatcher(
-            self.db,
-            self.channels,
-            RetryPolicy(max_attempts=config.alerts.max_attempts, give_up_after=config.alerts.give_up_after),
-            operator_channel=config.alerts.operator_channel,
-            now=self.now,
-        )
         self.writer = None
         if self.use_write_thread:
             self.writer = WriteThread(config.storage_path)
             # Closed after the polls are cancelled (callbacks run in reverse) and before the database:
             # what was already submitted is stored.
             self._stack.callback(self.writer.close)
+        self.dispatcher = Dispatcher(
+            self.db,
+            self.channels,
+            RetryPolicy(max_attempts=config.alerts.max_attempts, give_up_after=config.alerts.give_up_after),
+            operator_channel=config.alerts.operator_channel,
+            now=self.now,
+            write=self.writer.call if self.writer else None,  # the loop never waits for the write lock
+        )
         self.pipeline = Pipeline(
             self.db, config, self.fetcher, self.rules, executor=self.executor, on_commit=self.dispatcher.wake, now=self.now,
             writer=self.writer, fetch_pool=self.fetch_pool,

@@ -91,3 +91,38 @@ def test_call_runs_work_on_the_write_thread_and_returns_its_value(tmp_path):
             writer.close()
 
     assert asyncio.run(main()) == "minerals-writer"
+
+
+def test_the_monitor_records_deliveries_on_its_write_thread(tmp_path, feed_server):
+    """Sent alerts are recorded through the write thread, so the loop never waits for the
+    write lock while polls are being stored."""
+    import io
+
+    from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig
+    from monitor.daemon import Monitor
+    from storage.types import FeedSpec
+    from tests.behaviour_server import rss
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - {id: antimony, query: antimony, severity: high}\n")
+    feed_server.set_file("/a.xml", rss(*[(f"g{i}", f"Antimony story {i}", "Exports rise") for i in range(3)]))
+    config = Config(
+        storage_path=tmp_path / "m.db", polling=PollingConfig(host_gap=0.0),
+        feeds=(FeedSpec(url=feed_server.url("/a.xml"), name="a"),), rules_files=(rules,),
+        alerts=AlertsConfig(skip_older_than=100 * 365 * 86400), channels={"console": ChannelConfig("console", "console")},
+    )
+    threads: list[str] = []
+
+    async def main():
+        async with Monitor(config, console_stream=io.StringIO(), use_process_pool=False) as monitor:
+            call = monitor.writer.call
+
+            async def watched(work):
+                return await call(lambda db: (threads.append(threading.current_thread().name), work(db))[1])
+
+            monitor.dispatcher.write = watched
+            await monitor.run_once()
+            return monitor.db.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall()
+
+    assert asyncio.run(main()) == [("sent", 3)]
+    assert threads and set(threads) == {"minerals-writer"}
