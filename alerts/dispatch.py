@@ -69,6 +69,7 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self.counts = DispatchCounts()
         self._sent_pending: list[int] = []
+        self._flushing = asyncio.Lock()
         self._sent_since = 0.0
 
     def wake(self) -> None:
@@ -234,12 +235,15 @@ class Dispatcher:
             await self.flush_sent()
 
     async def flush_sent(self) -> None:
-        if not self._sent_pending:
-            return
-        ids, now = list(self._sent_pending), self.now()
-        self._sent_pending.clear()
-        # Written even if this task is cancelled meanwhile: the write thread finishes what it took.
-        await self._write(lambda db: _in_transaction(db, _mark_all_sent, ids, now))
+        """Record the pending successes. One flush at a time, and a caller returns only when
+        what was pending is on disk: a channel about to look for waiting alerts must not see
+        another channel's just-sent ones as still pending (it would send them again)."""
+        async with self._flushing:
+            if not self._sent_pending:
+                return
+            ids, now = list(self._sent_pending), self.now()
+            await self._write(lambda db: _in_transaction(db, _mark_all_sent, ids, now))
+            del self._sent_pending[: len(ids)]  # only once written; successes added meanwhile stay
 
     async def _write(self, work: Callable[[sqlite_utils.Database], Any]) -> Any:
         if self.write is None:

@@ -6,8 +6,9 @@
 
 Why a thread and not the loop: a poll's store (SQL, story grouping, matching) takes
 milliseconds, and thousands of them back to back stalled the loop for seconds,
-delaying every fetch in flight. SQLite releases the GIL while it works, so the
-loop keeps running meanwhile.
+delaying every fetch in flight. On a thread the loop gets its turn at least every
+few milliseconds (the GIL's switch interval), and SQLite releases the GIL while it
+reads and writes.
 
 Why batches: polls that queued up while the previous batch ran are stored in ONE
 transaction, each inside its own SAVEPOINT (a poll that fails rolls back alone).
@@ -111,7 +112,8 @@ class WriteThread:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if job is _STOP or job.handler is not first.handler:
+            # != and not `is not`: a bound method (pipeline.store_polls) is a new object each time.
+            if job is _STOP or job.handler != first.handler:
                 self._held = job
                 break
             batch.append(job)

@@ -235,3 +235,40 @@ def test_digest_sends_one_message_per_channel_and_keeps_alerts_when_it_fails(out
     waiting = deliveries.waiting_for_digest(db, "daily")
     assert list(waiting) == ["down"] and len(waiting["down"]) == 3  # kept for the next digest
     assert "digest not sent" in waiting["down"][0].delivery.last_error
+
+
+def test_slow_outcome_writes_never_make_another_channel_send_twice(outbox):
+    """Outcomes are written elsewhere (the monitor's write thread) and that can be slow:
+    a channel that looks for waiting alerts meanwhile must not see another channel's
+    just-sent alerts as still pending."""
+    db, add = outbox
+    for _ in range(120):  # more than one batch per channel, so each channel looks again
+        add(["one", "two"])
+    sent: dict[str, list[int]] = {"one": [], "two": []}
+
+    class Recording:
+        def __init__(self, name):
+            self.name = name
+
+        async def send(self, alert):
+            sent[self.name].append(alert.delivery.id)
+            await asyncio.sleep(0)
+
+        async def aclose(self):
+            pass
+
+    delays = iter([0.2])  # the first write waits behind a batch of polls; later ones do not
+
+    async def slow_write(work):
+        await asyncio.sleep(next(delays, 0.0))
+        return work(db)
+
+    async def go():
+        d = Dispatcher(db, {"one": Recording("one"), "two": Recording("two")}, RetryPolicy(), now=Clock(),
+                       write=slow_write, batch_size=50)
+        await d.drain()
+
+    run(go())
+    for name, ids in sent.items():
+        assert len(ids) == len(set(ids)) == 120, name
+    assert db.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'").fetchone()[0] == 240

@@ -126,3 +126,27 @@ def test_the_monitor_records_deliveries_on_its_write_thread(tmp_path, feed_serve
 
     assert asyncio.run(main()) == [("sent", 3)]
     assert threads and set(threads) == {"minerals-writer"}
+
+
+def test_a_bound_method_handler_gets_batches(tmp_path):
+    """pipeline.store_polls is a bound method: a new object at each access, the same handler."""
+    path = tmp_path / "w.db"
+    _make_table(path)
+    sizes: list[int] = []
+
+    class Store:
+        def store(self, db, numbers):
+            sizes.append(len(numbers))
+            return store_numbers(db, numbers)
+
+    store = Store()
+
+    async def main():
+        writer = WriteThread(path)
+        try:
+            await asyncio.gather(*(writer.submit(store.store, n) for n in range(100, 140)))
+        finally:
+            writer.close()
+
+    asyncio.run(main())
+    assert sum(sizes) == 40 and max(sizes) > 1
