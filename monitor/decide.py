@@ -114,7 +114,9 @@ def poll_record(
     if fetch.retry_after is not None and fetch.status in (429, 503):
         delay = max(delay, min(fetch.retry_after, MAX_BACKOFF_SECONDS))
     adaptive = None
-    if parsed is not None and parsed.articles:
+    # Only a whole parse shows the feed's publishing rhythm: a delta parse (monitor/delta.py)
+    # holds just the new items, and a burst of them would look like a feed publishing every minute.
+    if parsed is not None and parsed.articles and not parsed.known_items:
         adaptive = observed_interval([a.published_at for a in parsed.articles if a.published_at], now, polling)
     return PollRecord(
         polled_at=now,

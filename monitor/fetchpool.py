@@ -12,8 +12,10 @@ much faster than 1.5 s, and parsing already ran in separate processes. Now the
 workers fetch as well, and only results cross the pipe: bodies never do.
 
 Each host belongs to one worker (given to the worker with the fewest feeds
-when first seen), so `per_host` and `host_gap` hold exactly as they do in one
-process. A worker that dies fails
+when first seen), so `per_host` and `host_gap` hold for feed polls as they do
+in one process. (Full-text pages are fetched by the main process's own Fetcher,
+and a redirect to another host is fetched by the first host's worker: both
+keep their own limits.) A worker that dies fails
 its polls in flight with a clear error (not counted against the feeds) and
 is started again on the next poll.
 """
@@ -58,14 +60,19 @@ class FetchWorkerDied(RuntimeError):
     pass
 
 
+PARSE_ALLOWANCE_SECONDS = 600.0
+
+
 # --- the worker process -------------------------------------------------------------
 
 
 def serve(conn: Connection, fetcher_settings: dict[str, Any]) -> None:
     """Entry point of a worker process: poll jobs from `conn` until it closes."""
-    # Ctrl-C reaches the whole process group: the main process stops the workers by
-    # closing their pipes, so a worker ignores it (no traceback of its own on the terminal).
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group: the main process
+    # stops the workers by closing their pipes (or they see it gone), so a worker ignores
+    # both and no poll in flight is reported as a dead worker during an ordinary stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     asyncio.run(_serve(conn, fetcher_settings))
 
 
@@ -148,6 +155,12 @@ class _Outbox:
             self.conn.send(items)
         except (OSError, ValueError):  # the other side went away
             pass
+        except Exception as error:  # e.g. a result that cannot be pickled: fail those jobs, not the pipe
+            for job_id, _ in items:
+                try:
+                    self.conn.send([(job_id, f"result could not be sent: {type(error).__name__}: {error}")])
+                except Exception:
+                    pass
 
 
 async def _poll(fetcher: Fetcher, parser: Executor, results: _Outbox, job_id: int, job: PollJob) -> None:
@@ -193,6 +206,8 @@ class FetchPool:
         self._loop = asyncio.get_running_loop()
         self._settings = dict(fetcher_settings)
         self._settings["concurrency"] = max(1, math.ceil(fetcher_settings["concurrency"] / workers))
+        # The fetch has its own deadline; parsing a body up to the cap gets ten minutes more.
+        self._deadline = float(fetcher_settings.get("timeout", 30.0)) + PARSE_ALLOWANCE_SECONDS
         self._ids = itertools.count()
         self._pending: dict[int, tuple[asyncio.Future, _Worker]] = {}
         self._workers = [_Worker(i, self._settings, self) for i in range(workers)]
@@ -209,7 +224,11 @@ class FetchPool:
         self._pending[job_id] = (future, worker)
         try:
             worker.jobs.put((job_id, job))
-            return await future
+            # A worker that stops answering (a parse that never ends) must not hold the poll forever.
+            async with asyncio.timeout(self._deadline):
+                return await future
+        except TimeoutError:
+            raise FetchWorkerDied(f"fetch worker gave no answer within {self._deadline:g}s") from None
         finally:
             self._pending.pop(job_id, None)
 

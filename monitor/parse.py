@@ -61,14 +61,27 @@ def parse_feed(
     cut = split.without_known(known_digests) if split else None
     if cut is not None:
         reduced, known_items = cut
-        if known_items == len(split.items):  # nothing new: nothing to parse
-            return ParsedFeed(entry_count=known_items, digests=digests, known_items=known_items)
+        if known_items == len(split.items):  # nothing new: only the frame, for its hints
+            return _frame_only(reduced, headers, digests, known_items)
         result = _parse_xml(reduced, headers, feed_id, feed_name, base_url)
         if not result.error:
             return replace(result, digests=digests, known_items=known_items, entry_count=result.entry_count + known_items)
         # The new items alone gave nothing usable: judge the whole body instead.
     result = _parse_xml(split.rebuild() if split else body, headers, feed_id, feed_name, base_url)
     return replace(result, digests=digests) if not result.error else result
+
+
+def _frame_only(frame: bytes, headers: dict[str, str], digests: bytes, known_items: int) -> ParsedFeed:
+    """No new item: the channel alone (a few elements) still gives its title and ttl hints."""
+    parsed = _feedparser(frame, headers)
+    channel = {} if isinstance(parsed, ParsedFeed) else parsed.get("feed", {})
+    return ParsedFeed(
+        title=one_line(html_to_text(channel.get("title", ""))),
+        min_interval_hint=_interval_hint(channel),
+        entry_count=known_items,
+        digests=digests,
+        known_items=known_items,
+    )
 
 
 def _parse_xml(body: bytes, headers: dict[str, str], feed_id: int, feed_name: str, base_url: str) -> ParsedFeed:

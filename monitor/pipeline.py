@@ -227,6 +227,8 @@ class Pipeline:
                     with savepoint(db):
                         outcomes.append(self._store_one(db, write))
                 except Exception as error:  # this poll's problem; the others of the batch still commit
+                    if not db.conn.in_transaction:  # SQLite rolled back everything (disk full, I/O): fail the batch
+                        raise
                     log.exception("storing the poll of feed %s failed", write.feed_id)
                     outcomes.append(error)
         return outcomes

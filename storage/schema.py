@@ -161,14 +161,13 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 def _v2(db: sqlite_utils.Database) -> None:
     """feeds.item_digests: the digests of the last parsed body's frame and items (monitor/delta.py)."""
-    db.conn.executescript(
-        """
-        BEGIN;
-        ALTER TABLE feeds ADD COLUMN item_digests BLOB;
-        PRAGMA user_version = 2;
-        COMMIT;
-        """
-    )
+    from storage.db import transaction  # storage.db imports this module
+
+    with transaction(db):  # BEGIN IMMEDIATE, then look again: another process may have migrated meanwhile
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 2:
+            return
+        db.execute("ALTER TABLE feeds ADD COLUMN item_digests BLOB")
+        db.execute("PRAGMA user_version = 2")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]

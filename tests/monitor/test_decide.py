@@ -65,3 +65,15 @@ def test_feed_hints_and_min_interval_raise_the_interval():
     fetch = FetchResult(url=FEED.url, status=200, body=b"x", headers={"cache-control": "public, max-age=1800"})
     record = poll_record(fast, fetch, judge_fetch(fast, fetch), ParsedFeed(min_interval_hint=900), POLLING, NOW, random.Random(1))
     assert record.next_poll_at == NOW + timedelta(seconds=1800)
+
+
+def test_adaptive_interval_comes_from_whole_parses_not_from_a_burst_of_new_items():
+    from storage.types import Article
+
+    fetch = FetchResult(url=FEED.url, status=200, body=b"x")
+    hourly = tuple(Article(feed_id=1, entry_key=f"k{i}", url="", title="t", summary="s", published_at=NOW - timedelta(hours=i)) for i in range(5))
+    burst = tuple(Article(feed_id=1, entry_key=f"b{i}", url="", title="t", summary="s", published_at=NOW - timedelta(minutes=i)) for i in range(3))
+    adaptive = lambda parsed: poll_record(FEED, fetch, judge_fetch(FEED, fetch), parsed, POLLING, NOW,
+                                          random.Random(1)).adaptive_interval_seconds
+    assert adaptive(ParsedFeed(articles=hourly)) == 1800  # half the hourly gap
+    assert adaptive(ParsedFeed(articles=burst, known_items=17)) is None  # delta parse: keep the stored one

@@ -54,6 +54,7 @@ def test_nothing_new_parses_nothing_and_is_no_error():
     later_head = HEAD.replace(b"10:00:00", b"11:30:00")  # a rebuilt channel date alone changes nothing
     again = parse_feed(rss([item(2), item(1)], later_head), {}, 1, "f", known_digests=old.digests)
     assert again.error is None and again.articles == () and again.known_items == 2 and again.entry_count == 2
+    assert again.min_interval_hint == 30 * 60 and again.title == "T"  # the frame's hints still count
 
 
 def test_a_changed_frame_means_a_full_parse():

@@ -91,3 +91,23 @@ def test_a_dead_worker_fails_its_polls_clearly_and_is_started_again(server):
 
     after = asyncio.run(main())
     assert after.fetch.status == 200 and after.parsed.articles
+
+
+def test_a_worker_that_stops_answering_fails_its_polls_after_the_deadline(server, monkeypatch):
+    url = server.route("/feed.xml", conditional(rss(("g1", "t", "d"))))
+    monkeypatch.setattr("monitor.fetchpool.PARSE_ALLOWANCE_SECONDS", 0.5)
+
+    async def main():
+        pool = FetchPool(1, {**SETTINGS, "timeout": 1.0})
+        pid = pool._workers[0].process.pid
+        try:
+            os.kill(pid, signal.SIGSTOP)  # alive, but answers nothing
+            started = time.monotonic()
+            with pytest.raises(FetchWorkerDied, match="no answer"):
+                await pool.poll(PollJob(feed(url)))
+            return time.monotonic() - started
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            pool.close()
+
+    assert asyncio.run(main()) < 5

@@ -204,3 +204,14 @@ def test_story_band_keys_are_pruned_after_the_window(db):
         assert {row[0] for row in stories.candidates(db, [1], NOW - timedelta(days=10), exclude_article_id=0)} == {old.id, new.id}
         assert stories.prune_bands(db, NOW - timedelta(days=3)) == 2
         assert [row[0] for row in stories.candidates(db, [1, 2], NOW - timedelta(days=10), exclude_article_id=0)] == [new.id]
+
+
+def test_a_migration_another_process_already_ran_is_not_run_again(tmp_path):
+    """Two processes open an old database at once; both read version 1, one migrates first:
+    the other's migration looks again inside its own write transaction and does nothing."""
+    from storage.schema import MIGRATIONS
+
+    db = open_database(tmp_path / "m.db")  # migrated to the newest version
+    MIGRATIONS[1](db)  # the late process running v2 anyway
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert "item_digests" in {row[1] for row in db.execute("PRAGMA table_info(feeds)")}
