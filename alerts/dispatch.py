@@ -225,13 +225,18 @@ class Dispatcher:
         return sent
 
     async def _record_sent(self, delivery_id: int) -> None:
-        """Successes are recorded in small batches (one commit per delivery cost more than the
-        send for fast channels); a batch is written within SENT_FLUSH_SECONDS, before any wait,
-        and on stop, so a crash re-sends at most that batch (same webhook-id) and SIGTERM none."""
+        """With a write thread (the monitor), each success is recorded before the next send, so
+        a crash re-sends at most the delivery in flight. Written inline on the loop's connection,
+        successes are recorded in small batches (one commit per delivery cost more than the send
+        for fast channels), within SENT_FLUSH_SECONDS, before any wait and on stop, so a crash
+        re-sends at most that batch. Either way the same webhook-id, and SIGTERM re-sends none."""
         if not self._sent_pending:
             self._sent_since = time.monotonic()
         self._sent_pending.append(delivery_id)
-        if len(self._sent_pending) >= SENT_FLUSH_BATCH or time.monotonic() - self._sent_since >= SENT_FLUSH_SECONDS:
+        # Written elsewhere (`write`), a commit costs the loop nothing: record each success
+        # before the next send, so a crash repeats at most the one in flight.
+        if (self.write is not None or len(self._sent_pending) >= SENT_FLUSH_BATCH
+                or time.monotonic() - self._sent_since >= SENT_FLUSH_SECONDS):
             await self.flush_sent()
 
     async def flush_sent(self) -> None:

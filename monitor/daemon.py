@@ -4,6 +4,7 @@ pipeline, dispatcher and scheduler, started and stopped in the right order."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import multiprocessing
 import os
@@ -119,7 +120,8 @@ class Monitor:
             RetryPolicy(max_attempts=config.alerts.max_attempts, give_up_after=config.alerts.give_up_after),
             operator_channel=config.alerts.operator_channel,
             now=self.now,
-            write=self.writer.call if self.writer else None,  # the loop never waits for the write lock
+            # The loop never waits for the write lock; outcomes go before queued polls.
+            write=functools.partial(self.writer.call, urgent=True) if self.writer else None,
         )
         self.pipeline = Pipeline(
             self.db, config, self.fetcher, self.rules, executor=self.executor, on_commit=self.dispatcher.wake, now=self.now,

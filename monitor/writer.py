@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import itertools
 import queue
 import threading
 from collections.abc import Callable
@@ -54,6 +55,7 @@ class _Job(Generic[Item]):
 
 
 _STOP = object()
+URGENT, NORMAL, LAST = 0, 1, 2
 
 
 class WriteThread:
@@ -68,29 +70,39 @@ class WriteThread:
         self.db = open_database(path)
         disable_auto_checkpoint(self.db)  # the background checkpointer does it, off the write path
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        # (priority, sequence, job): urgent work (the dispatcher's records) goes before queued
+        # polls; the sequence keeps order within a priority.
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._sequence = itertools.count()
         self._held: _Job | None = None  # a job of another handler, taken while filling a batch
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="minerals-writer", daemon=True)
         self._thread.start()
 
-    async def submit(self, handler: BatchHandler, item: Any) -> Any:
+    async def submit(self, handler: BatchHandler, item: Any, *, urgent: bool = False) -> Any:
         if self._closed:
             raise RuntimeError("the write thread is closed")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put(_Job(handler, item, future, loop))
+        self._put(URGENT if urgent else NORMAL, _Job(handler, item, future, loop))
         return await future
 
-    async def call(self, work: Callable[[sqlite_utils.Database], Any]) -> Any:
-        """Run `work(db)` on the write thread (it opens its own transactions)."""
-        return await self.submit(_call_each, work)
+    async def call(self, work: Callable[[sqlite_utils.Database], Any], *, urgent: bool = False) -> Any:
+        """Run `work(db)` on the write thread (it opens its own transactions); `urgent` work
+        goes before the polls waiting to be stored."""
+        return await self.submit(_call_each, work, urgent=urgent)
+
+    def _put(self, priority: int, job: object) -> None:
+        self._queue.put((priority, next(self._sequence), job))
+
+    def _take(self, block: bool = True) -> object:
+        return self._queue.get(block)[2]
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
+        self._put(LAST, _STOP)
         self._thread.join()
         self.db.close()
 
@@ -102,14 +114,14 @@ class WriteThread:
             self._handle(batch)
 
     def _next_batch(self) -> list[_Job] | None:
-        first = self._held if self._held is not None else self._queue.get()
+        first = self._held if self._held is not None else self._take()
         self._held = None
         if first is _STOP:
             return None
         batch = [first]
         while len(batch) < self.max_batch:
             try:
-                job = self._queue.get_nowait()
+                job = self._take(block=False)
             except queue.Empty:
                 break
             # != and not `is not`: a bound method (pipeline.store_polls) is a new object each time.

@@ -150,3 +150,36 @@ def test_a_bound_method_handler_gets_batches(tmp_path):
 
     asyncio.run(main())
     assert sum(sizes) == 40 and max(sizes) > 1
+
+
+def test_urgent_work_goes_before_queued_polls(tmp_path):
+    path = tmp_path / "w.db"
+    _make_table(path)
+    order: list[str] = []
+    gate = threading.Event()
+
+    def slow(db, items):  # the batch in progress while the others queue up
+        gate.wait(5)
+        order.extend(items)
+        return items
+
+    def normal(db, items):
+        order.extend(items)
+        return items
+
+    async def main():
+        writer = WriteThread(path)
+        try:
+            first = asyncio.ensure_future(writer.submit(slow, "batch in progress"))
+            await asyncio.sleep(0.1)
+            queued = [asyncio.ensure_future(writer.submit(normal, f"poll {n}")) for n in range(3)]
+            await asyncio.sleep(0.05)
+            urgent = asyncio.ensure_future(writer.call(lambda db: order.append("delivery record"), urgent=True))
+            await asyncio.sleep(0.05)
+            gate.set()
+            await asyncio.gather(first, urgent, *queued)
+        finally:
+            writer.close()
+
+    asyncio.run(main())
+    assert order == ["batch in progress", "delivery record", "poll 0", "poll 1", "poll 2"]
