@@ -48,7 +48,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from feedserver import FeedServerProcess, control  # noqa: E402
+from feedserver import FeedServerProcess, control, read_request  # noqa: E402
 from whatif import EXPERIMENTS, apply_experiments  # noqa: E402
 
 TARGET_P50_MS = 100.0
@@ -66,20 +66,9 @@ class Receiver:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-                    break
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, _version = lines[0].split(" ", 2)
-                headers = {}
-                for line in lines[1:]:
-                    name, sep, value = line.partition(":")
-                    if sep:
-                        headers[name.strip().lower()] = value.strip()
-                length = int(headers.get("content-length", "0") or 0)
-                body = await reader.readexactly(length) if length else b""
+            while (request := await read_request(reader)) is not None:
+                request_line, headers, body = request
+                method, target, _version = request_line.split(" ", 2)
                 arrived = time.monotonic()
                 if method == "POST":
                     try:

@@ -240,6 +240,16 @@ def server_delta(before: dict, after: dict) -> dict:
 from whatif import EXPERIMENTS, apply_experiments, fastparse_init  # noqa: E402
 
 
+def _start_phase(phase: str, base: str, args: argparse.Namespace, result: dict) -> list[int] | None:
+    """The feeds changed for this phase (steady: 10%), or None when it is skipped (over the deadline)."""
+    if phase != "cold" and args.deadline and time.time() > args.deadline:
+        result.setdefault("skipped", []).append(phase)
+        return None
+    if phase == "steady":
+        return control(base, "/_change", {"fraction": CHANGE_FRACTION, "seed": args.seed})["changed"]
+    return []
+
+
 async def _ours(base: str, n: int, args: argparse.Namespace) -> dict:
     from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig, StoriesConfig, bundled_rules_pack
     from monitor.daemon import Monitor
@@ -274,12 +284,9 @@ async def _ours(base: str, n: int, args: argparse.Namespace) -> dict:
         probe = LagProbe()
         probe.start()
         for phase in PHASES:
-            if phase != "cold" and args.deadline and time.time() > args.deadline:
-                result.setdefault("skipped", []).append(phase)
+            changed = _start_phase(phase, base, args, result)
+            if changed is None:
                 continue
-            changed: list[int] = []
-            if phase == "steady":
-                changed = control(base, "/_change", {"fraction": CHANGE_FRACTION, "seed": args.seed})["changed"]
             before = control(base, "/_stats")
             await asyncio.sleep(0.05)
             profiler = None
@@ -396,12 +403,9 @@ def _reader(base: str, n: int, args: argparse.Namespace) -> dict:
         reader.add_feed(feed_url(base, i))
     result["setup_seconds"] = time.perf_counter() - started
     for phase in PHASES:
-        if phase != "cold" and args.deadline and time.time() > args.deadline:
-            result.setdefault("skipped", []).append(phase)
+        changed = _start_phase(phase, base, args, result)
+        if changed is None:
             continue
-        changed: list[int] = []
-        if phase == "steady":
-            changed = control(base, "/_change", {"fraction": CHANGE_FRACTION, "seed": args.seed})["changed"]
         entries_before = reader.get_entry_counts().total
         before = control(base, "/_stats")
         meter.begin()

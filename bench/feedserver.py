@@ -324,6 +324,24 @@ class FeedSet:
 
 # --- the HTTP/1.1 server ------------------------------------------------------------
 
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes] | None:
+    """One HTTP/1.1 request: (request line, lower-cased headers, body); None once the
+    client has closed the connection. Shared with bench_latency.py's webhook receiver."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0") or 0)
+    body = await reader.readexactly(length) if length else b""
+    return lines[0], headers, body
+
 _REASONS = {200: "OK", 304: "Not Modified", 400: "Bad Request", 404: "Not Found"}
 
 
@@ -338,26 +356,13 @@ class FeedHTTPServer:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.stats["connections"] += 1
         try:
-            while True:
+            while (request := await read_request(reader)) is not None:
+                request_line, headers, body = request
                 try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-                    break
-                lines = head.decode("latin-1").split("\r\n")
-                try:
-                    method, target, version = lines[0].split(" ", 2)
+                    method, target, version = request_line.split(" ", 2)
                 except ValueError:
                     await self._send(writer, 400, b"bad request", "text/plain", close=True)
                     break
-                headers = {}
-                for line in lines[1:]:
-                    if ":" in line:
-                        name, _, value = line.partition(":")
-                        headers[name.strip().lower()] = value.strip()
-                body = b""
-                length = int(headers.get("content-length", "0") or 0)
-                if length:
-                    body = await reader.readexactly(length)
                 close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
                 await self.route(writer, method, target, headers, body, close)
                 if close:

@@ -168,14 +168,16 @@ async def _poll(fetcher: Fetcher, parser: Executor, results: _Outbox, job_id: in
     try:
         fetch = await fetcher.fetch(FetchRequest(feed.url, feed.etag, feed.last_modified))
         verdict = decide.judge_fetch(feed, fetch)
-        parsed = await asyncio.get_running_loop().run_in_executor(parser, _parse, feed, fetch) if verdict.parse else None
+        parsed = await asyncio.get_running_loop().run_in_executor(parser, parse_fetched, feed, fetch) if verdict.parse else None
         outcome: PollOutcome | str = PollOutcome(replace(fetch, body=b""), verdict, parsed)
     except Exception as error:  # a bug of ours: this poll's error, never the worker's end
         outcome = f"{type(error).__name__}: {error}"
     results.put((job_id, outcome))
 
 
-def _parse(feed: Feed, fetch: FetchResult) -> ParsedFeed:
+def parse_fetched(feed: Feed, fetch: FetchResult) -> ParsedFeed:
+    """A fetched body parsed for its feed (only the items new since `feed.item_digests`);
+    also what the pipeline runs when there are no worker processes."""
     try:
         return parse_feed(fetch.body, fetch.headers, feed.id, feed.name, fetch.final_url or feed.url, feed.item_digests)
     except Exception as error:  # parse_feed never raises for bad input; this guards against its bugs

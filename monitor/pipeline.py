@@ -3,7 +3,7 @@
     feed   = storage.feeds.get_feed(id)
     fetch  = await fetcher.fetch(url, etag, last_modified)       # network, never raises
     verdict = decide.judge_fetch(feed, fetch)                    # pure: parse or not?
-    parsed = await executor(parse_feed, body, headers)           # CPU, off the event loop
+    parsed = await worker(parse_fetched, feed, fetch)            # CPU, in a fetch worker process
     await writer.submit(store_polls, PollWrite(...))             # on the write thread (monitor/writer.py):
         with transaction(db):                                    #   several polls per transaction,
           with savepoint(db):                                    #   each poll all-or-nothing
@@ -34,10 +34,10 @@ import sqlite_utils
 from monitor import decide, routing, stories
 from monitor.config import Config
 from monitor.fetch import FetchRequest, FetchResult, Fetcher
-from monitor.fetchpool import FetchPool, FetchWorkerDied, PollJob
+from monitor.fetchpool import FetchPool, FetchWorkerDied, PollJob, parse_fetched
 from monitor.fulltext import add_full_text
 from monitor.outage import FetchOutcome, OutageDetector
-from monitor.parse import ParsedFeed, parse_feed
+from monitor.parse import ParsedFeed
 from monitor.rulesource import LoadedRules, RulesHolder
 from rules import parse_duration as parse_rule_duration  # the parser that validated the rule
 from rules.types import Document
@@ -256,12 +256,11 @@ class Pipeline:
         return [enriched.get(e.entry_key, e) for e in entries], warning
 
     async def _parse(self, feed: Feed, fetch: FetchResult) -> ParsedFeed:
-        args = (fetch.body, fetch.headers, feed.id, feed.name, fetch.final_url or feed.url, feed.item_digests)
         loop = asyncio.get_running_loop()
         try:
             if self.executor is None:
-                return await asyncio.to_thread(parse_feed, *args)
-            return await loop.run_in_executor(self.executor, parse_feed, *args)
+                return await asyncio.to_thread(parse_fetched, feed, fetch)
+            return await loop.run_in_executor(self.executor, parse_fetched, feed, fetch)
         except Exception as error:  # a crashed worker process is this feed's error, not the monitor's
             log.exception("parsing %s failed", feed.url)
             return ParsedFeed(error=f"parser crashed: {type(error).__name__}: {error}")

@@ -411,22 +411,22 @@ def _check_severity(file: _File, key: str, node: Any, report: Report) -> Any:
     return value
 
 
-def _check_throttle(file: _File, key: str, node: Any, report: Report) -> Any:
-    value = check_str(file, key, node, report)
-    problem = duration_problem(value) if value is not INVALID else None
-    if problem:
-        report.error(location(file.name, node), problem)
-        return INVALID
-    return value
+def _checked_str(problem_of: Callable[[str], str | None]) -> Callable[[_File, str, Any, Report], Any]:
+    """A string key whose value `problem_of` validates (None: fine, else the message)."""
+
+    def check(file: _File, key: str, node: Any, report: Report) -> Any:
+        value = check_str(file, key, node, report)
+        problem = problem_of(value) if value is not INVALID else None
+        if problem:
+            report.error(location(file.name, node), problem)
+            return INVALID
+        return value
+
+    return check
 
 
-def _check_digest(file: _File, key: str, node: Any, report: Report) -> Any:
-    value = check_str(file, key, node, report)
-    problem = digest_problem(value) if value is not INVALID else None
-    if problem:
-        report.error(location(file.name, node), problem)
-        return INVALID
-    return value
+_check_throttle = _checked_str(duration_problem)
+_check_digest = _checked_str(digest_problem)
 
 
 _RULE_CHECKS: dict[str, Callable[[_File, str, Any, Report], Any]] = {
