@@ -28,6 +28,7 @@ class Response:
 class Request:
     path: str
     headers: dict[str, str]
+    client_port: int = 0  # one per TCP connection: tells a kept-alive connection from a new one
 
 
 Route = Callable[[Request], Response]
@@ -44,7 +45,7 @@ class BehaviourServer(LoopbackServer):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802
-                request = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
+                request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, self.client_address[1])
                 with server._lock:
                     server.requests.append(request)
                     route = server.routes.get(self.path.split("?")[0])
