@@ -25,7 +25,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from monitor.trim import trim_item
+from monitor.trim import trim_header, trim_item
 
 DIGEST_SIZE = 8
 
@@ -66,9 +66,9 @@ class SplitFeed:
         return self.rebuild(keep), keep.count(False)
 
     def rebuild(self, keep: list[bool] | None = None) -> bytes:
-        """The body for feedparser: the frame, and the kept items without the elements
+        """The body for feedparser: the frame and the kept items, without the elements
         nobody reads (monitor/trim.py)."""
-        parts = [self.frame[0]]
+        parts = [trim_header(self.frame[0])]
         for index, (item, frame) in enumerate(zip(self.items, self.frame[1:], strict=True)):
             if keep is None or keep[index]:
                 parts.append(trim_item(item))

@@ -137,8 +137,19 @@ def test_trimming_unread_elements_changes_no_article_of_any_corpus_feed(corpus):
         untouched = _parse_xml(body, {}, 1, "f", "https://example.org/feed")
         assert trimmed.articles == untouched.articles, path.name
         assert trimmed.error == untouched.error, path.name
+        assert (trimmed.title, trimmed.min_interval_hint) == (untouched.title, untouched.min_interval_hint), path.name
         compared += 1
     assert compared >= 40
+
+
+def test_the_header_keeps_what_is_read_title_ttl_and_update_period():
+    from monitor.trim import trim_header
+
+    header = (b'<rss version="2.0"><channel><title>Dawn</title><link>https://dawn.com</link>'
+              b"<description>News</description><ttl>60</ttl><sy:updatePeriod>hourly</sy:updatePeriod>"
+              b'<atom:link href="https://dawn.com/feed" rel="self"/><image><url>u</url><title>Dawn</title></image>')
+    assert trim_header(header) == (b'<rss version="2.0"><channel><title>Dawn</title><ttl>60</ttl>'
+                                   b"<sy:updatePeriod>hourly</sy:updatePeriod><image><url>u</url><title>Dawn</title></image>")
 
 
 def test_only_flat_unread_elements_are_cut():
