@@ -204,7 +204,12 @@ class Fetcher:
                     return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects), error=refusal)
             parts = urlsplit(url)
             host = parts.hostname or ""
-            async with self.gate.slot(host), self._pools.lease((parts.scheme, host, parts.port)) as pool:
+            try:
+                origin = (parts.scheme, host, parts.port)
+            except ValueError as error:  # a port out of range, e.g. in a redirect's Location
+                return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects),
+                                   error=f"invalid URL {url!r}: {error}")
+            async with self.gate.slot(host), self._pools.lease(origin) as pool:
                 try:
                     result = await self._fetch_once(pool, url, headers)
                 except httpx.HTTPError as error:

@@ -192,3 +192,9 @@ def test_unusable_proxy_setting_fails_the_fetch_with_the_reason(monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "ftp://proxy.example.invalid:21")
     result = fetch(FetchRequest("http://feeds.example.invalid/news.xml"))
     assert "proxy" in result.error and "ftp://proxy.example.invalid:21" in result.error
+
+
+def test_redirect_to_a_port_out_of_range_is_an_error_not_a_crash(server):
+    url = server.route("/bad-port", lambda r: Response(302, headers={"Location": "http://127.0.0.1:99999/feed.xml"}))
+    result = fetch(FetchRequest(url))
+    assert "invalid URL" in result.error and result.redirects == ((302, "http://127.0.0.1:99999/feed.xml"),)
