@@ -1,7 +1,7 @@
 """Fetching feeds over HTTP like a good citizen.
 
-One httpx transport (a small connection pool) per origin (monitor/pools.py),
-at most `concurrency` requests in flight, at most `per_host` per host with a
+httpx requests put on the wire by aiohttp (monitor/aiotransport.py), one
+connection pool for all hosts, at most `concurrency` requests in flight, at most `per_host` per host with a
 minimum gap between them, a total deadline per request, a body cap applied
 after decompression, redirects followed by hand so 301/308 can be told from
 302/307, conditional GET, and the proxy the environment names (HTTP_PROXY,
@@ -28,7 +28,6 @@ from urllib.parse import urljoin, urlsplit
 import certifi
 import httpx
 
-from monitor.pools import Origin, OriginPools
 
 MAX_REDIRECTS = 5
 PERMANENT_REDIRECTS = (301, 308)
@@ -122,8 +121,8 @@ class HostGate:
 
 
 class Fetcher:
-    """At most `concurrency` requests in flight, one small connection pool per origin
-    (monitor/pools.py), and per-host politeness."""
+    """At most `concurrency` requests in flight, per-host politeness, and one connection
+    pool for all hosts (monitor/aiotransport.py)."""
 
     def __init__(
         self,
@@ -145,28 +144,14 @@ class Fetcher:
         self._slots = asyncio.Semaphore(concurrency)
         self._headers = {"User-Agent": user_agent_string, "Accept": _ACCEPT, "Accept-Encoding": _ACCEPT_ENCODING}
         self._timeouts = httpx.Timeout(timeout, connect=min(connect_timeout, timeout)).as_dict()
-        # One TLS context for all pools: building one costs ~20 ms, and a hundred of them
-        # stalled the event loop for two seconds at start-up.
-        tls = ssl.create_default_context(cafile=certifi.where())
-        proxies = urllib.request.getproxies()  # HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (NO_PROXY below)
-        keepalive = max(1, min(per_host, concurrency))
-
-        def make_pool(origin: Origin) -> httpx.AsyncBaseTransport:
-            if transport_factory is not None:
-                return transport_factory()
-            scheme, host, _ = origin
-            proxy = None if urllib.request.proxy_bypass(host) else proxies.get(scheme) or proxies.get("all")
-            try:
-                # No cap on connections: the host gate and `concurrency` bound them.
-                return httpx.AsyncHTTPTransport(verify=tls, proxy=proxy,
-                                                limits=httpx.Limits(max_connections=None, max_keepalive_connections=keepalive))
-            except (ValueError, ImportError) as error:  # e.g. HTTPS_PROXY=socks5://... without socksio
-                return _UnusableProxy(f"the proxy {proxy!r} named by the environment cannot be used: {error}")
-
-        self._pools = OriginPools(make_pool, _close_quietly, keep_idle=max(16, concurrency))
+        self._proxies = urllib.request.getproxies()  # HTTP_PROXY, HTTPS_PROXY, ALL_PROXY (NO_PROXY per host)
+        self._proxy_of_host: dict[tuple[str, str], str | None] = {}
+        self._transport_factory = transport_factory or _default_transport
+        self._transport: httpx.AsyncBaseTransport | None = None  # made at the first fetch
 
     async def aclose(self) -> None:
-        await self._pools.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -205,13 +190,18 @@ class Fetcher:
             parts = urlsplit(url)
             host = parts.hostname or ""
             try:
-                origin = (parts.scheme, host, parts.port)
-            except ValueError as error:  # a port out of range, e.g. in a redirect's Location
+                parts.port  # noqa: B018 (raises for a port out of range, e.g. in a redirect's Location)
+            except ValueError as error:
                 return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects),
                                    error=f"invalid URL {url!r}: {error}")
-            async with self.gate.slot(host), self._pools.lease(origin) as pool:
+            proxy = self._proxy_for(parts.scheme, host)
+            if proxy and urlsplit(proxy).scheme not in ("http", "https"):
+                return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects), network_error=True,
+                                   error=f"the proxy {proxy!r} named by the environment cannot be used: "
+                                         "only http:// and https:// proxies are supported")
+            async with self.gate.slot(host):
                 try:
-                    result = await self._fetch_once(pool, url, headers)
+                    result = await self._fetch_once(url, headers, proxy)
                 except httpx.HTTPError as error:
                     return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects),
                                        error=_describe(error, url), network_error=True)
@@ -228,12 +218,22 @@ class Fetcher:
         return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects),
                            error=f"more than {MAX_REDIRECTS} redirects (last: {url})")
 
-    async def _fetch_once(self, pool: httpx.AsyncBaseTransport, url: str, headers: dict[str, str]) -> FetchResult:
+    def _proxy_for(self, scheme: str, host: str) -> str | None:
+        key = (scheme, host)
+        if key not in self._proxy_of_host:
+            bypass = urllib.request.proxy_bypass(host)
+            self._proxy_of_host[key] = None if bypass else self._proxies.get(scheme) or self._proxies.get("all")
+        return self._proxy_of_host[key]
+
+    async def _fetch_once(self, url: str, headers: dict[str, str], proxy: str | None) -> FetchResult:
         # Straight to the transport, not through an AsyncClient: the client's layers (URL
         # merging, auth and redirect flows, cookie jar, hooks) cost ~0.13 ms of CPU per
         # request, a fifth of a 304 poll; redirects we follow ourselves, and feeds need no cookies.
-        request = httpx.Request("GET", url, headers={**self._headers, **headers}, extensions={"timeout": self._timeouts})
-        async with _opened(pool, request) as response:
+        request = httpx.Request("GET", url, headers={**self._headers, **headers},
+                                extensions={"timeout": self._timeouts, "proxy": proxy})
+        if self._transport is None:
+            self._transport = self._transport_factory()
+        async with _opened(self._transport, request) as response:
             response_headers = {k.lower(): v for k, v in response.headers.items()}
             status = response.status_code
             common = dict(
@@ -267,19 +267,18 @@ class Fetcher:
             return FetchResult(**common, body=body)
 
 
-class _UnusableProxy(httpx.AsyncBaseTransport):
-    """Stands in for an origin's pool when its proxy setting is broken: each fetch says why."""
+def _default_transport() -> httpx.AsyncBaseTransport:
+    # Imported here, not at the top: aiohttp weighs ~10 MB, and the main process, whose
+    # feed polls run in the fetch workers, usually never fetches.
+    from monitor.aiotransport import AiohttpTransport
 
-    def __init__(self, reason: str):
-        self.reason = reason
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        raise httpx.ProxyError(self.reason, request=request)
+    # certifi's CA bundle, loaded once (building a context costs ~20 ms).
+    return AiohttpTransport(ssl.create_default_context(cafile=certifi.where()))
 
 
 @asynccontextmanager
-async def _opened(pool: httpx.AsyncBaseTransport, request: httpx.Request) -> AsyncIterator[httpx.Response]:
-    response = await pool.handle_async_request(request)
+async def _opened(transport: httpx.AsyncBaseTransport, request: httpx.Request) -> AsyncIterator[httpx.Response]:
+    response = await transport.handle_async_request(request)
     response.request = request
     try:
         yield response
@@ -287,16 +286,9 @@ async def _opened(pool: httpx.AsyncBaseTransport, request: httpx.Request) -> Asy
         await response.aclose()
 
 
-async def _close_quietly(pool: httpx.AsyncBaseTransport) -> None:
-    try:
-        await pool.aclose()
-    except Exception:  # a connection that fails to close is gone either way
-        pass
-
-
 async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
-    """Read a short answer's body to its end; without that httpcore closes the connection,
-    and a warm poll of 1,000 feeds opened 900 new ones. A long body is left (connection dropped)."""
+    """Read a short answer's body to its end; without that the connection is closed, not
+    reused, and a warm poll of 1,000 feeds opened 900 new ones. A long body is left (connection dropped)."""
     received = 0
     async for chunk in response.aiter_raw():
         received += len(chunk)
