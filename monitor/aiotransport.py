@@ -26,6 +26,25 @@ import httpx
 import yarl
 
 _CHUNK = 64 * 1024
+_MAX_HEADER_LINE = 64 * 1024
+_MAX_HEADERS = 1000
+
+
+class _FreshConnector(aiohttp.TCPConnector):
+    """Never reuses a kept-alive connection on which bytes arrived while it sat idle.
+
+    aiohttp hands out an idle connection without looking; a server that sent a stray
+    response after the one asked for would then answer the next request (another feed
+    of the same host) with it. httpcore dropped such connections; so does this.
+    (`_get` is aiohttp's internal "reusable connection for this key"; pinned to 3.x.)
+    """
+
+    async def _get(self, *args, **kwargs):  # type: ignore[override]
+        while True:
+            connection = await super()._get(*args, **kwargs)
+            if connection is None or connection.protocol is None or not connection.protocol.should_close:
+                return connection
+            connection.close()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -39,10 +58,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _open_session(self) -> aiohttp.ClientSession:
         # No connection limits here: the fetcher's concurrency and per-host gate bound them.
-        connector = aiohttp.TCPConnector(ssl=self._ssl, limit=0, limit_per_host=0,
-                                         keepalive_timeout=self._keepalive)
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                     auto_decompress=False, trust_env=False)
+        connector = _FreshConnector(ssl=self._ssl, limit=0, limit_per_host=0, keepalive_timeout=self._keepalive)
+        return aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False, trust_env=False,
+            # Real sites send long Content-Security-Policy and Link headers: aiohttp's defaults
+            # (8,190 bytes a line, 128 headers) refused what httpx took (a 100 KB block).
+            max_line_size=_MAX_HEADER_LINE, max_field_size=_MAX_HEADER_LINE, max_headers=_MAX_HEADERS,
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._session is None:
@@ -56,8 +78,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=request.content or None,
                 allow_redirects=False,
                 proxy=request.extensions.get("proxy"),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout.get("connect"),
-                                              sock_read=timeout.get("read")),
+                # `connect` also covers the DNS lookup, which `sock_connect` does not.
+                timeout=aiohttp.ClientTimeout(total=None, connect=timeout.get("connect"),
+                                              sock_connect=timeout.get("connect"), sock_read=timeout.get("read")),
             )
         return httpx.Response(
             response.status,
@@ -102,9 +125,18 @@ class _as_httpx_errors:
             return False
         for aiohttp_kind, httpx_kind in _ERRORS:
             if isinstance(error, aiohttp_kind):
-                message = " ".join(str(error).split()) or type(error).__name__  # aiohttp's can span lines
-                raise httpx_kind(message, request=self.request) from error
+                raise httpx_kind(_message(error), request=self.request) from error
         return False
+
+
+def _message(error: BaseException) -> str:
+    """One line; for a response error only status and reason: aiohttp's own text adds the
+    URL, which for a proxy's answer holds the proxy's user and password."""
+    if isinstance(error, aiohttp.ClientResponseError):
+        text = f"{error.status} {error.message}"
+    else:
+        text = str(error)
+    return " ".join(text.split()) or type(error).__name__
 
 
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -233,3 +234,122 @@ def test_a_server_answering_garbage_is_a_one_line_protocol_error():
     result = fetch(FetchRequest(f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml"))
     listener.close()
     assert result.network_error and "broke the HTTP protocol" in result.error and "\n" not in result.error
+
+
+# --- wire-level cases, each a scripted server on a raw socket ----------------------------
+
+FEED = b"<rss><channel><title>x</title><item><title>a</title></item></channel></rss>"
+
+
+def answer(body: bytes = FEED, extra_headers: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(body) + extra_headers + b"\r\n" + body
+
+
+@asynccontextmanager
+async def scripted_server(replies):
+    """Answers the n-th request (over any connection) with replies(n, request) -> (reply, stray
+    bytes sent 50 ms later or b""); yields the port; closes every connection at the end."""
+    count = 0
+    writers: list[asyncio.StreamWriter] = []
+
+    async def handle(reader, writer):
+        nonlocal count
+        writers.append(writer)
+        try:
+            while True:
+                request = await reader.readuntil(b"\r\n\r\n")
+                reply, later = replies(count, request)
+                count += 1
+                writer.write(reply)
+                if later:
+                    await asyncio.sleep(0.05)
+                    writer.write(later)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await server.wait_closed()
+        await asyncio.sleep(0)
+
+
+def test_long_and_many_response_headers_are_accepted():
+    async def go():
+        long_header = b"Content-Security-Policy: " + b"a" * 20_000 + b"\r\n"
+        many = b"".join(b"X-Header-%d: 1\r\n" % i for i in range(300))
+        async with scripted_server(lambda n, request: (answer(extra_headers=long_header if n == 0 else many), b"")) as port:
+            async with Fetcher(concurrency=1, host_gap=0.0) as fetcher:
+                return [await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/{i}")) for i in range(2)]
+
+    assert [(result.ok, result.body) for result in asyncio.run(go())] == [(True, FEED), (True, FEED)]
+
+
+def test_a_stray_response_on_an_idle_connection_never_answers_the_next_request():
+    stray = answer(b"<rss>someone else's feed</rss>")
+
+    async def go():
+        async with scripted_server(lambda n, request: (answer(b"<rss>%d</rss>" % n), stray if n == 0 else b"")) as port:
+            async with Fetcher(concurrency=1, per_host=1, host_gap=0.0) as fetcher:
+                first = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/a"))
+                await asyncio.sleep(0.2)  # the stray bytes arrive while the connection is idle
+                second = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/b"))
+                return first, second
+
+    first, second = asyncio.run(go())
+    assert first.body == b"<rss>0</rss>" and second.body == b"<rss>1</rss>"
+
+
+def test_a_non_ascii_etag_is_sent_back_without_breaking_the_fetch():
+    seen = []
+
+    def replies(n, request):
+        seen.append(request)
+        return answer(extra_headers='ETag: "café"\r\n'.encode()), b""
+
+    async def go():
+        async with scripted_server(replies) as port, Fetcher(concurrency=1, host_gap=0.0) as fetcher:
+            first = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/f"))
+            second = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/f", etag=first.etag))
+            return first, second
+
+    first, second = asyncio.run(go())
+    assert first.etag == '"café"' and second.ok
+    assert 'If-None-Match: "café"'.encode() in seen[1].replace(b"if-none-match", b"If-None-Match")
+
+
+def test_the_connect_timeout_covers_a_hanging_dns_lookup():
+    async def go():
+        loop = asyncio.get_running_loop()
+
+        async def hanging_lookup(*args, **kwargs):
+            await asyncio.sleep(30)
+
+        loop.getaddrinfo = hanging_lookup
+        async with Fetcher(concurrency=1, host_gap=0.0, timeout=10, connect_timeout=0.5) as fetcher:
+            started = time.monotonic()
+            result = await fetcher.fetch(FetchRequest("http://feeds.example.invalid/news.xml"))
+            return result, time.monotonic() - started
+
+    result, seconds = asyncio.run(go())
+    assert seconds < 3 and result.network_error and "timed out" in result.error
+
+
+def test_a_proxy_refusal_never_shows_the_proxy_password(monkeypatch):
+    async def go():
+        refusal = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+        async with scripted_server(lambda n, request: (refusal, b"")) as port:
+            for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY"):
+                monkeypatch.delenv(name, raising=False)
+            monkeypatch.setenv("https_proxy", f"http://reader:s3cret-pass@127.0.0.1:{port}")
+            async with Fetcher(concurrency=1, host_gap=0.0) as fetcher:
+                return await fetcher.fetch(FetchRequest("https://feeds.example.invalid/news.xml"))
+
+    result = asyncio.run(go())
+    assert "403" in result.error and "s3cret" not in result.error and "reader:" not in result.error
