@@ -743,7 +743,9 @@ def main(argv: list[str] | None = None) -> int:
                     "host_gap 0 (feeds on 16 loopback hosts), fetch+parse in one worker process per core, "
                     "bundled rules pack, temporary SQLite file",
             "reader": f"lemon24/reader update_feeds(workers=W, scheduled=False), W in {reader_workers}"
-                      + ("; at 10,000 feeds only the best W of 1,000" if args.peers_at_10k == "best" else ""),
+                      + {"best": "; at 10,000 feeds only the best W of 1,000",
+                         "none": "; not run at 10,000 feeds (--peers-at-10k none keeps `make bench` under 10 minutes; "
+                                 "`bench/bench_poll.py --feeds 10000 --peers-at-10k best` runs it)"}.get(args.peers_at_10k, ""),
             "naive": f"sequential feedparser.parse(url, etag, modified) on {args.sample} feeds, extrapolated to N",
             "server": "bench/feedserver.py, one asyncio process on the same 2 cores (its CPU is the 'server CPU' column)",
             "CPU": "user+system of the contender's process and its child processes (our fetch-and-parse workers)",

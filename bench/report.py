@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
-PACKAGES = ("minerals-monitor", "httpx", "httpcore", "feedparser", "sqlite-utils", "APScheduler", "pyahocorasick",
+PACKAGES = ("minerals-monitor", "httpx", "aiohttp", "httpcore", "feedparser", "sqlite-utils", "APScheduler", "pyahocorasick",
             "reader", "requests", "psutil")
 
 
