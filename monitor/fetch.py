@@ -147,10 +147,17 @@ class Fetcher:
         self._proxy_of_host: dict[tuple[str, str], str | None] = {}
         self._transport_factory = transport_factory or _default_transport
         self._transport: httpx.AsyncBaseTransport | None = None  # made at the first fetch
+        # httpx's own transport (h11), for a second try when aiohttp's stricter parser refused
+        # an answer (chunked and Content-Length both, a repeated Content-Length, a 304 with a
+        # body...): one per proxy, no kept-alive connections (a sloppy answer can leave bytes
+        # behind on one). Not with a transport_factory: that transport is the only one.
+        self._lenient: dict[str | None, httpx.AsyncBaseTransport] | None = None if transport_factory else {}
 
     async def aclose(self) -> None:
         if self._transport is not None:
             await self._transport.aclose()
+        for lenient in (self._lenient or {}).values():
+            await lenient.aclose()
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -202,7 +209,12 @@ class Fetcher:
                                          "only http:// and https:// proxies are supported")
             async with self.gate.slot(host):
                 try:
-                    result = await self._fetch_once(url, headers, proxy)
+                    try:
+                        result = await self._fetch_once(url, headers, proxy)
+                    except httpx.RemoteProtocolError:
+                        if self._lenient is None:
+                            raise
+                        result = await self._fetch_once(url, headers, proxy, self._lenient_transport(proxy))
                 except httpx.HTTPError as error:
                     return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects),
                                        error=_describe(error, url), network_error=True)
@@ -226,15 +238,26 @@ class Fetcher:
             self._proxy_of_host[key] = None if bypass else self._proxies.get(scheme) or self._proxies.get("all")
         return self._proxy_of_host[key]
 
-    async def _fetch_once(self, url: str, headers: dict[str, str | bytes], proxy: str | None) -> FetchResult:
+    def _lenient_transport(self, proxy: str | None) -> httpx.AsyncBaseTransport:
+        assert self._lenient is not None
+        if proxy not in self._lenient:
+            self._lenient[proxy] = httpx.AsyncHTTPTransport(
+                verify=ssl.create_default_context(cafile=certifi.where()), proxy=proxy,
+                limits=httpx.Limits(max_keepalive_connections=0))
+        return self._lenient[proxy]
+
+    async def _fetch_once(self, url: str, headers: dict[str, str | bytes], proxy: str | None,
+                          transport: httpx.AsyncBaseTransport | None = None) -> FetchResult:
         # Straight to the transport, not through an AsyncClient: the client's layers (URL
         # merging, auth and redirect flows, cookie jar, hooks) cost ~0.13 ms of CPU per
         # request; redirects we follow ourselves, and feeds need no cookies.
         request = httpx.Request("GET", url, headers={**self._headers, **headers},
                                 extensions={"timeout": self._timeouts, "proxy": proxy})
-        if self._transport is None:
-            self._transport = self._transport_factory()
-        async with _opened(self._transport, request) as response:
+        if transport is None:
+            if self._transport is None:
+                self._transport = self._transport_factory()
+            transport = self._transport
+        async with _opened(transport, request) as response:
             response_headers = {k.lower(): v for k, v in response.headers.items()}
             status = response.status_code
             common = dict(

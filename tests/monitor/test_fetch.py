@@ -224,14 +224,15 @@ def test_a_server_answering_garbage_is_a_one_line_protocol_error():
     listener.bind(("127.0.0.1", 0))
     listener.listen()
 
-    def answer_garbage():
-        connection, _ = listener.accept()
-        connection.recv(4096)
-        connection.sendall(b"HELLO THERE\r\n\r\n")
-        connection.close()
+    def answer_garbage():  # to aiohttp's try and to h11's second one
+        for _ in range(2):
+            connection, _ = listener.accept()
+            connection.recv(4096)
+            connection.sendall(b"HELLO THERE\r\n\r\n")
+            connection.close()
 
     threading.Thread(target=answer_garbage, daemon=True).start()
-    result = fetch(FetchRequest(f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml"))
+    result = fetch(FetchRequest(f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml"), timeout=5.0)
     listener.close()
     assert result.network_error and "broke the HTTP protocol" in result.error and "\n" not in result.error
 
@@ -353,3 +354,28 @@ def test_a_proxy_refusal_never_shows_the_proxy_password(monkeypatch):
 
     result = asyncio.run(go())
     assert "403" in result.error and "s3cret" not in result.error and "reader:" not in result.error
+
+
+def test_answers_too_sloppy_for_aiohttp_are_read_by_a_second_try_through_h11():
+    """aiohttp refuses some answers httpx's own parser took: chunked with a Content-Length too,
+    and a 304 that carries a body. Such a feed is asked once more, through h11."""
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(FEED), FEED)
+    sloppy_200 = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: %d\r\nETag: \"v1\"\r\n\r\n"
+                  % len(chunked)) + chunked
+    sloppy_304 = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello"
+    requests = []
+
+    def replies(n, request):
+        requests.append(request)
+        return (sloppy_304 if b"if-none-match" in request.lower() else sloppy_200), b""
+
+    async def go():
+        async with scripted_server(replies) as port, Fetcher(concurrency=1, host_gap=0.0) as fetcher:
+            first = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/f"))
+            second = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/f", etag=first.etag))
+            return first, second
+
+    first, second = asyncio.run(go())
+    assert first.ok and first.body == FEED and first.etag == '"v1"'
+    assert second.not_modified and second.error is None
+    assert len(requests) == 4  # each answer refused once by aiohttp, then read through h11
