@@ -281,6 +281,18 @@ async def scripted_server(replies):
         await asyncio.sleep(0)
 
 
+def fetch_then_revalidate(replies) -> tuple:
+    """A fetch, then a conditional one with the first's ETag, from a scripted server."""
+
+    async def go():
+        async with scripted_server(replies) as port, Fetcher(concurrency=1, host_gap=0.0) as fetcher:
+            first = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/f"))
+            second = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/f", etag=first.etag))
+            return first, second
+
+    return asyncio.run(go())
+
+
 def test_long_and_many_response_headers_are_accepted():
     async def go():
         long_header = b"Content-Security-Policy: " + b"a" * 20_000 + b"\r\n"
@@ -314,13 +326,7 @@ def test_a_non_ascii_etag_is_sent_back_without_breaking_the_fetch():
         seen.append(request)
         return answer(extra_headers='ETag: "café"\r\n'.encode()), b""
 
-    async def go():
-        async with scripted_server(replies) as port, Fetcher(concurrency=1, host_gap=0.0) as fetcher:
-            first = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/f"))
-            second = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/f", etag=first.etag))
-            return first, second
-
-    first, second = asyncio.run(go())
+    first, second = fetch_then_revalidate(replies)
     assert first.etag == '"café"' and second.ok
     assert 'If-None-Match: "café"'.encode() in seen[1].replace(b"if-none-match", b"If-None-Match")
 
@@ -369,13 +375,7 @@ def test_answers_too_sloppy_for_aiohttp_are_read_by_a_second_try_through_h11():
         requests.append(request)
         return (sloppy_304 if b"if-none-match" in request.lower() else sloppy_200), b""
 
-    async def go():
-        async with scripted_server(replies) as port, Fetcher(concurrency=1, host_gap=0.0) as fetcher:
-            first = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/f"))
-            second = await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/f", etag=first.etag))
-            return first, second
-
-    first, second = asyncio.run(go())
+    first, second = fetch_then_revalidate(replies)
     assert first.ok and first.body == FEED and first.etag == '"v1"'
     assert second.not_modified and second.error is None
     assert len(requests) == 4  # each answer refused once by aiohttp, then read through h11
