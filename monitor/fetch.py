@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import socket
 import ssl
 import time
@@ -190,34 +191,31 @@ class Fetcher:
             headers["If-None-Match"] = _as_header(request.etag)
         if request.last_modified:
             headers["If-Modified-Since"] = _as_header(request.last_modified)
+
+        def failed(error: str, network_error: bool = False) -> FetchResult:
+            return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects), error=error,
+                               network_error=network_error)
+
         for _ in range(MAX_REDIRECTS + 1):
             if request.guard is not None:
                 refusal = await request.guard(url)
                 if refusal:
-                    return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects), error=refusal)
+                    return failed(refusal)
             parts = urlsplit(url)
             host = parts.hostname or ""
             try:
                 parts.port  # noqa: B018 (raises for a port out of range, e.g. in a redirect's Location)
             except ValueError as error:
-                return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects),
-                                   error=f"invalid URL {url!r}: {error}")
+                return failed(f"invalid URL {url!r}: {error}")
             proxy = self._proxy_for(parts.scheme, host)
             if proxy and urlsplit(proxy).scheme not in ("http", "https"):
-                return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects), network_error=True,
-                                   error=f"the proxy {proxy!r} named by the environment cannot be used: "
-                                         "only http:// and https:// proxies are supported")
+                return failed(f"the proxy {proxy!r} named by the environment cannot be used: "
+                              "only http:// and https:// proxies are supported", network_error=True)
             async with self.gate.slot(host):
                 try:
-                    try:
-                        result = await self._fetch_once(url, headers, proxy)
-                    except httpx.RemoteProtocolError:
-                        if self._lenient is None:
-                            raise
-                        result = await self._fetch_once(url, headers, proxy, self._lenient_transport(proxy))
+                    result = await self._fetch_hop(url, headers, proxy)
                 except httpx.HTTPError as error:
-                    return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects),
-                                       error=_describe(error, url), network_error=True)
+                    return failed(_describe(error, url), network_error=True)
             if result.status in (301, 302, 303, 307, 308) and "location" in result.headers:
                 target = urljoin(url, result.headers["location"])
                 if not target.startswith(("http://", "https://")):
@@ -228,8 +226,7 @@ class Fetcher:
                 continue
             permanent_url = url if redirects and all_permanent else None
             return replace(result, url=request.url, final_url=url, redirects=tuple(redirects), permanent_url=permanent_url)
-        return FetchResult(url=request.url, final_url=url, redirects=tuple(redirects),
-                           error=f"more than {MAX_REDIRECTS} redirects (last: {url})")
+        return failed(f"more than {MAX_REDIRECTS} redirects (last: {url})")
 
     def _proxy_for(self, scheme: str, host: str) -> str | None:
         key = (scheme, host)
@@ -238,12 +235,19 @@ class Fetcher:
             self._proxy_of_host[key] = None if bypass else self._proxies.get(scheme) or self._proxies.get("all")
         return self._proxy_of_host[key]
 
+    async def _fetch_hop(self, url: str, headers: dict[str, str | bytes], proxy: str | None) -> FetchResult:
+        try:
+            return await self._fetch_once(url, headers, proxy)
+        except httpx.RemoteProtocolError:
+            if self._lenient is None:
+                raise
+            return await self._fetch_once(url, headers, proxy, self._lenient_transport(proxy))
+
     def _lenient_transport(self, proxy: str | None) -> httpx.AsyncBaseTransport:
         assert self._lenient is not None
         if proxy not in self._lenient:
-            self._lenient[proxy] = httpx.AsyncHTTPTransport(
-                verify=ssl.create_default_context(cafile=certifi.where()), proxy=proxy,
-                limits=httpx.Limits(max_keepalive_connections=0))
+            self._lenient[proxy] = httpx.AsyncHTTPTransport(verify=_tls_context(), proxy=proxy,
+                                                            limits=httpx.Limits(max_keepalive_connections=0))
         return self._lenient[proxy]
 
     async def _fetch_once(self, url: str, headers: dict[str, str | bytes], proxy: str | None,
@@ -300,8 +304,13 @@ def _default_transport() -> httpx.AsyncBaseTransport:
     # feed polls run in the fetch workers, usually never fetches.
     from monitor.aiotransport import AiohttpTransport
 
-    # certifi's CA bundle, loaded once (building a context costs ~20 ms).
-    return AiohttpTransport(ssl.create_default_context(cafile=certifi.where()))
+    return AiohttpTransport(_tls_context())
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """certifi's CA bundle, loaded once per process (building a context costs ~20 ms)."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 @asynccontextmanager

@@ -103,6 +103,8 @@ async def _serve(conn: Connection, fetcher_settings: dict[str, Any]) -> None:
         loop.remove_reader(conn.fileno())
         for task in running:
             task.cancel()
+        # Wound down before the fetcher closes, so none opens a connection after it.
+        await asyncio.gather(*running, return_exceptions=True)
     parser.shutdown(wait=False, cancel_futures=True)
 
 

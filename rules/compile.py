@@ -14,9 +14,10 @@ can be true only if every clause has a key present somewhere in the document.
 is indexed under its two most selective clauses, primary and secondary: it is
 a candidate when a key of each is present (`pairs`: primary key -> secondary
 key -> rules), or, with a single clause, when a key of it is (`single`); the
-index holds both, key -> (single, pairs). Only candidates run their full test. Selectivity is guessed from how many rules
-share a key (a word many rules use is likely a common word), with nudges for
-phrases (rarer), short words and wildcards (commoner). A query with no clause
+index holds both, key -> (single, pairs). Only candidates run their full test.
+Selectivity is guessed from how many rules share a key (a word many rules use
+is likely a common word), with nudges for phrases (rarer), short words and
+wildcards (commoner). A query with no clause
 at all could match by negation alone (`NOT gold`) and is rejected: the loader
 reports it, and `compile_rules` raises.
 
