@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_match import Vocabulary, make_article, make_rules  # noqa: E402
 from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig  # noqa: E402
-from monitor.parse import _keyed_articles  # noqa: E402
+from monitor.parse.feed import _keyed_articles  # noqa: E402
 from monitor.pipeline import Pipeline, PollWrite  # noqa: E402
 from monitor.writer import MAX_BATCH  # noqa: E402
-from monitor.stories import signature  # noqa: E402
+from monitor.parse.signature import signature  # noqa: E402
 from monitor.rulesource import LoadedRules  # noqa: E402
 from rules import RuleSet, compile_rules  # noqa: E402
 from storage import articles, feeds, hits, open_database, transaction  # noqa: E402

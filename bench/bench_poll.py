@@ -26,7 +26,7 @@ by the client, its workers and the server.
 Contenders, each in a fresh process of its own:
 - ours:   `Monitor(config, use_process_pool=True)` + `await monitor.poll_all()` with the
           bundled rules pack and a temporary SQLite file: fetch and parse (one worker
-          process per core, monitor/fetchpool.py), store (write thread), story grouping,
+          process per core, monitor/fetch/pool.py), store (write thread), story grouping,
           match, hits and outbox rows; polling concurrency 100 in total. The feeds sit on
           16 loopback addresses (16 "hosts", ~63 feeds each at 1,000), so `per_host` is
           raised to the concurrency and `host_gap` to 0. A loop-lag

@@ -14,7 +14,7 @@ import types
 
 EXPERIMENTS = {
     "drain": "read the rest of the response body before leaving `client.stream(...)`, so the keep-alive "
-             "connection goes back to httpx's pool instead of being closed: monitor/fetch.py for 304/3xx/4xx "
+             "connection goes back to httpx's pool instead of being closed: monitor/fetch/fetcher.py for 304/3xx/4xx "
              "answers, alerts/webhook.py for 2xx answers (today each of those costs a new TCP connection)",
     "sniffio": "a `sniffio` module importable: httpcore runs `import sniffio` for every connection lock it sets up; "
                "the package is not installed (anyio 4 no longer needs it), so each failed import scans sys.path",
@@ -22,7 +22,7 @@ EXPERIMENTS = {
     "sharedssl": "one ssl.SSLContext shared by the fetcher's httpx.AsyncClients (verify=context): today each of "
                  "the `concurrency` clients loads the CA bundle into its own context (100 clients: +84 MB RSS, 2 s)",
     "fastparse": "feedparser.RESOLVE_RELATIVE_URIS = SANITIZE_HTML = 0 in the parser workers "
-                 "(monitor/parse.py turns the HTML into plain text anyway)",
+                 "(monitor/parse/feed.py turns the HTML into plain text anyway)",
 }
 
 
@@ -75,10 +75,10 @@ def apply_experiments(names: list[str]) -> None:
                 kwargs.setdefault("verify", context)
                 super().__init__(*args, **kwargs)
 
-        httpx.AsyncClient = SharedContextClient  # monitor/fetch.py looks it up at call time
+        httpx.AsyncClient = SharedContextClient  # monitor/fetch/fetcher.py looks it up at call time
     if "drain" in names:
         from alerts.webhook import WebhookChannel
-        from monitor.fetch import Fetcher
+        from monitor.fetch.fetcher import Fetcher
 
         _patch_method(Fetcher, "_fetch_once", [("if status == 304 or 300 <= status < 400:", "await response.aread()"),
                                                 ("if status >= 400:", "await response.aread()")])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from monitor.canonical import canonical_url
+from monitor.parse.canonical import canonical_url
 from monitor.exceptions import MonitorError
 from monitor.pipeline import document_for
 from rules import Matcher

@@ -23,8 +23,8 @@ from alerts.retry import RetryPolicy
 from monitor import schedule
 from monitor.channels import build_channels
 from monitor.config import Config
-from monitor.fetch import Fetcher, user_agent
-from monitor.fetchpool import FetchPool
+from monitor.fetch.fetcher import Fetcher, user_agent
+from monitor.fetch.pool import FetchPool
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
 from monitor.writer import WriteThread

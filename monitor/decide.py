@@ -6,41 +6,17 @@ No I/O here: values in, values out, so every branch is tested with a frozen cloc
 from __future__ import annotations
 
 import email.utils
-import hashlib
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config import PollingConfig
-from monitor.fetch import FetchResult
-from monitor.parse import ParsedFeed
+from monitor.fetch.fetcher import FetchResult
+from monitor.fetch.verdict import FetchVerdict
+from monitor.parse.feed import ParsedFeed
 from storage.types import Feed, PollRecord
 
 # A feed is never disabled by errors alone; backoff tops out here instead.
 MAX_BACKOFF_SECONDS = 24 * 3600
-
-
-@dataclass(frozen=True)
-class FetchVerdict:
-    """What to do with a fetch: parse the body, or record the poll as it is."""
-
-    parse: bool
-    body_hash: str | None = None
-    reason: str = ""
-
-
-def body_fingerprint(body: bytes) -> str:
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
-
-
-def judge_fetch(feed: Feed, fetch: FetchResult) -> FetchVerdict:
-    """Parse only a 2xx body that differs from the last one stored (ETag churn is common)."""
-    if not fetch.ok:
-        return FetchVerdict(parse=False, reason="not modified" if fetch.not_modified else (fetch.error or ""))
-    fingerprint = body_fingerprint(fetch.body)
-    if fingerprint == feed.body_hash:
-        return FetchVerdict(parse=False, body_hash=fingerprint, reason="body unchanged")
-    return FetchVerdict(parse=True, body_hash=fingerprint)
 
 
 def base_interval(feed: Feed, polling: PollingConfig, hint_seconds: float | None = None) -> float:
@@ -114,7 +90,7 @@ def poll_record(
     if fetch.retry_after is not None and fetch.status in (429, 503):
         delay = max(delay, min(fetch.retry_after, MAX_BACKOFF_SECONDS))
     adaptive = None
-    # Only a whole parse shows the feed's publishing rhythm: a delta parse (monitor/delta.py)
+    # Only a whole parse shows the feed's publishing rhythm: a delta parse (monitor/parse/delta.py)
     # holds just the new items, and a burst of them would look like a feed publishing every minute.
     if parsed is not None and parsed.articles and not parsed.known_items:
         adaptive = observed_interval([a.published_at for a in parsed.articles if a.published_at], now, polling)

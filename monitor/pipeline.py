@@ -2,7 +2,7 @@
 
     feed   = storage.feeds.get_feed(id)
     fetch  = await fetcher.fetch(url, etag, last_modified)       # network, never raises
-    verdict = decide.judge_fetch(feed, fetch)                    # pure: parse or not?
+    verdict = judge_fetch(feed, fetch)                           # pure: parse or not? (fetch/verdict.py)
     parsed = await worker(parse_fetched, feed, fetch)            # CPU, in a fetch worker process
     await writer.submit(store_polls, PollWrite(...))             # on the write thread (monitor/writer.py):
         with transaction(db):                                    #   several polls per transaction,
@@ -14,7 +14,7 @@
             storage.feeds.record_poll(decide.poll_record(...))
     dispatcher.wake()                                            # alerts leave after commit
 
-Decisions live in `decide.py` and `routing.py`; this module only orchestrates.
+Decisions live in `decide.py`, `routing.py` and `fetch/verdict.py`; this module only orchestrates.
 """
 
 from __future__ import annotations
@@ -33,15 +33,17 @@ import sqlite_utils
 
 from monitor import decide, routing, stories
 from monitor.config import Config
-from monitor.fetch import FetchRequest, FetchResult, Fetcher
-from monitor.fetchpool import FetchPool, FetchWorkerDied, PollJob, parse_fetched
-from monitor.fulltext import add_full_text
-from monitor.outage import FetchOutcome, OutageDetector
-from monitor.parse import ParsedFeed
+from monitor.fetch.fetcher import FetchRequest, FetchResult, Fetcher
+from monitor.fetch.pool import FetchPool, FetchWorkerDied, PollJob, parse_fetched
+from monitor.fetch.verdict import FetchVerdict, judge_fetch
+from monitor.fetch.fulltext import add_full_text
+from monitor.fetch.outage import FetchOutcome, OutageDetector
+from monitor.parse.feed import ParsedFeed
+from monitor.parse.signature import signature_of
 from monitor.rulesource import LoadedRules, RulesHolder
+from monitor.writer import WriteThread
 from rules import parse_duration as parse_rule_duration  # the parser that validated the rule
 from rules.types import Document
-from monitor.writer import WriteThread
 from storage import articles, deliveries, feeds, hits, savepoint, transaction
 from storage import stories as storage_stories
 from storage.types import Article, Feed, Hit, IngestResult, MatchedTerm, PollRecord
@@ -142,12 +144,12 @@ class Pipeline:
         return await self.handle_fetch(feed, fetch, counts_as_failure=self._note_outcome(feed, fetch))
 
     async def _poll_in_worker(self, feed: Feed) -> PollSummary:
-        """Fetch and parse in a worker process (monitor/fetchpool.py); store here."""
+        """Fetch and parse in a worker process (monitor/fetch/pool.py); store here."""
         try:
             outcome = await self.fetch_pool.poll(PollJob(feed))
         except (FetchWorkerDied, RuntimeError) as error:  # our failure, not the feed's
             fetch = FetchResult(url=feed.url, error=str(error))
-            return await self.finish_poll(feed, fetch, decide.FetchVerdict(parse=False), None, counts_as_failure=False)
+            return await self.finish_poll(feed, fetch, FetchVerdict(parse=False), None, counts_as_failure=False)
         counts = self._note_outcome(feed, outcome.fetch)
         return await self.finish_poll(feed, outcome.fetch, outcome.verdict, outcome.parsed, counts_as_failure=counts)
 
@@ -163,14 +165,14 @@ class Pipeline:
         return self.outages.counts_against_feed(outcome)
 
     async def handle_fetch(self, feed: Feed, fetch: FetchResult, counts_as_failure: bool = True) -> PollSummary:
-        verdict = decide.judge_fetch(feed, fetch)
+        verdict = judge_fetch(feed, fetch)
         parsed: ParsedFeed | None = None
         if verdict.parse:
             parsed = await self._parse(feed, fetch)
         return await self.finish_poll(feed, fetch, verdict, parsed, counts_as_failure)
 
     async def finish_poll(
-        self, feed: Feed, fetch: FetchResult, verdict: decide.FetchVerdict, parsed: ParsedFeed | None, counts_as_failure: bool
+        self, feed: Feed, fetch: FetchResult, verdict: FetchVerdict, parsed: ParsedFeed | None, counts_as_failure: bool
     ) -> PollSummary:
         now = self.now()
         record = decide.poll_record(feed, fetch, verdict, parsed, self.config.polling, now, self.rng, counts_as_failure)
@@ -275,7 +277,7 @@ class Pipeline:
         if not settings.enabled or not new:
             return new
         signed = [
-            (article, stories.signature_of(article.title, article.summary, article.content, article.story_signature))
+            (article, signature_of(article.title, article.summary, article.content, article.story_signature))
             for article in new
         ]
         keys = sorted({key for _, sig in signed if sig for key in sig.band_keys})

@@ -160,7 +160,7 @@ def _v1(db: sqlite_utils.Database) -> None:
 
 
 def _v2(db: sqlite_utils.Database) -> None:
-    """feeds.item_digests: the digests of the last parsed body's frame and items (monitor/delta.py)."""
+    """feeds.item_digests: the digests of the last parsed body's frame and items (monitor/parse/delta.py)."""
     from storage.db import transaction  # storage.db imports this module
 
     with transaction(db):  # BEGIN IMMEDIATE, then look again: another process may have migrated meanwhile

@@ -40,7 +40,7 @@ class Feed:
     new_per_day: float = 0.0
     adaptive_interval_seconds: int | None = None
     adaptive: bool = True
-    item_digests: bytes | None = None  # of the last parsed body (monitor/delta.py)
+    item_digests: bytes | None = None  # of the last parsed body (monitor/parse/delta.py)
 
     @property
     def failing(self) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from monitor.feedserver import LoopbackServer
+from monitor.cli.demo_server import LoopbackServer
 
 
 @dataclass

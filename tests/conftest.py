@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.feedserver import FeedServer
+from monitor.cli.demo_server import FeedServer
 from storage import open_database
 
 REPO = Path(__file__).resolve().parent.parent

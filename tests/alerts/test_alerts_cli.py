@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.monitor.test_cli import cli
+from tests.monitor.cli.test_cli import cli
 
 
 def write_config(folder, body: str) -> None:

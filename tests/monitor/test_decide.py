@@ -6,9 +6,10 @@ import random
 from datetime import timedelta
 
 from monitor.config import PollingConfig
-from monitor.decide import backoff_seconds, body_fingerprint, judge_fetch, poll_record
-from monitor.fetch import FetchResult
-from monitor.parse import ParsedFeed
+from monitor.decide import backoff_seconds, poll_record
+from monitor.fetch.verdict import body_fingerprint, judge_fetch
+from monitor.fetch.fetcher import FetchResult
+from monitor.parse.feed import ParsedFeed
 from storage.types import Feed
 from tests.conftest import NOW
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig, SeverityRoute
 from monitor.daemon import Monitor
-from monitor.outage import FetchOutcome, OutageDetector
+from monitor.fetch.outage import FetchOutcome, OutageDetector
 from monitor.routing import Route, plan_delivery, routes_for
 from rules.types import Rule
 from storage import deliveries, transaction

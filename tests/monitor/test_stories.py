@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig
 from monitor.daemon import Monitor
-from monitor.stories import signature, similarity
+from monitor.parse.signature import signature
+from monitor.stories import similarity
 from storage import deliveries, hits
 from storage.types import FeedSpec
 from tests.behaviour_server import rss

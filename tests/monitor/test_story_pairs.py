@@ -5,7 +5,8 @@ from __future__ import annotations
 import yaml
 
 from monitor.config import StoriesConfig
-from monitor.stories import signature, similarity
+from monitor.parse.signature import signature
+from monitor.stories import similarity
 from tests.conftest import DATA
 
 

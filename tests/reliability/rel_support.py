@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from monitor.feedserver import LoopbackServer
+from monitor.cli.demo_server import LoopbackServer
 from tests.conftest import REPO
 
 PYTHON = sys.executable

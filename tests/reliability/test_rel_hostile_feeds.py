@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 
 from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig
 from monitor.daemon import Monitor
-from monitor.fetch import FetchResult
-from monitor.parse import parse_feed
+from monitor.fetch.fetcher import FetchResult
+from monitor.parse.feed import parse_feed
 from monitor.pipeline import Pipeline
 from monitor.rulesource import RulesHolder
 from storage import deliveries, feeds, hits, open_database, transaction

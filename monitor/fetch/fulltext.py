@@ -12,8 +12,8 @@ import asyncio
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 
-from monitor.fetch import Fetcher, FetchRequest
-from monitor.ssrf import url_refusal
+from monitor.fetch.fetcher import Fetcher, FetchRequest
+from monitor.fetch.ssrf import url_refusal
 from storage.types import Article
 
 MAX_PAGES_PER_POLL = 50  # a feed that suddenly lists 1,000 new links does not trigger 1,000 fetches

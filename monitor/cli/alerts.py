@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from monitor.cli_context import EXIT_PROBLEMS, EXIT_USAGE, ago, iso, print_json, state, stderr, stdout
+from monitor.cli.context import EXIT_PROBLEMS, EXIT_USAGE, ago, iso, print_json, state, stderr, stdout
 from storage import deliveries, transaction
 from storage.types import DELIVERY_STATUSES, Alert
 
@@ -127,7 +127,7 @@ def test_channel(
 
     from alerts.exceptions import DeliveryError
     from monitor.channels import build_channel
-    from monitor.sample import sample_alert
+    from monitor.cli.sample import sample_alert
 
     config = state(ctx).config()
     if channel not in config.channels:

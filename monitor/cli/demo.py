@@ -16,9 +16,9 @@ from pathlib import Path
 
 from rich.table import Table
 
-from monitor.cli_context import stdout
+from monitor.cli.context import stdout
 from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig, bundled_rules_pack
-from monitor.feedserver import FeedServer
+from monitor.cli.demo_server import FeedServer
 from storage import hits
 from storage.types import FeedSpec
 
@@ -52,7 +52,7 @@ def demo_config(server: FeedServer, database: Path) -> Config:
 
 def run_demo(keep: Path | None = None) -> int:
     from monitor.daemon import Monitor
-    from monitor.run_report import print_once_report
+    from monitor.cli.run_report import print_once_report
 
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="minerals-monitor-demo-"))

@@ -1,6 +1,6 @@
 """Fetching feeds over HTTP like a good citizen.
 
-httpx requests put on the wire by aiohttp (monitor/aiotransport.py) with one
+httpx requests put on the wire by aiohttp (monitor/fetch/aiotransport.py) with one
 connection pool for all hosts, at most `concurrency` requests in flight, at
 most `per_host` per host with a minimum gap between them, a total deadline per
 request, a body cap applied after decompression, redirects followed by hand so
@@ -122,7 +122,7 @@ class HostGate:
 
 class Fetcher:
     """At most `concurrency` requests in flight, per-host politeness, and one connection
-    pool for all hosts (monitor/aiotransport.py)."""
+    pool for all hosts (monitor/fetch/aiotransport.py)."""
 
     def __init__(
         self,
@@ -302,7 +302,7 @@ def _as_header(value: str) -> str | bytes:
 def _default_transport() -> httpx.AsyncBaseTransport:
     # Imported here, not at the top: aiohttp weighs ~10 MB, and the main process, whose
     # feed polls run in the fetch workers, usually never fetches.
-    from monitor.aiotransport import AiohttpTransport
+    from monitor.fetch.aiotransport import AiohttpTransport
 
     return AiohttpTransport(_tls_context())
 

@@ -25,7 +25,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from monitor.trim import trim_header, trim_item
+from monitor.parse.trim import trim_header, trim_item
 
 DIGEST_SIZE = 8
 
@@ -67,7 +67,7 @@ class SplitFeed:
 
     def rebuild(self, keep: list[bool] | None = None) -> bytes:
         """The body for feedparser: the frame and the kept items, without the elements
-        nobody reads (monitor/trim.py)."""
+        nobody reads (monitor/parse/trim.py)."""
         parts = [trim_header(self.frame[0])]
         for index, (item, frame) in enumerate(zip(self.items, self.frame[1:], strict=True)):
             if keep is None or keep[index]:

@@ -1,12 +1,12 @@
-"""Delta parsing (monitor/delta.py): a changed feed's known items are not parsed again,
+"""Delta parsing (monitor/parse/delta.py): a changed feed's known items are not parsed again,
 and what is parsed is exactly what a full parse gives for the new items."""
 
 from __future__ import annotations
 
 import pytest
 
-from monitor.delta import split_items
-from monitor.parse import parse_feed
+from monitor.parse.delta import split_items
+from monitor.parse.feed import parse_feed
 
 HEAD = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>T</title>'
@@ -124,9 +124,9 @@ def test_relative_links_are_resolved_against_the_feed_url_and_only_web_links_kep
 
 
 def test_trimming_unread_elements_changes_no_article_of_any_corpus_feed(corpus):
-    """What feedparser gets has categories, enclosures, authors... cut out (monitor/trim.py):
+    """What feedparser gets has categories, enclosures, authors... cut out (monitor/parse/trim.py):
     every article of every corpus feed must come out exactly as from the untouched body."""
-    from monitor.parse import _parse_xml
+    from monitor.parse.feed import _parse_xml
 
     compared = 0
     for path in corpus:
@@ -143,7 +143,7 @@ def test_trimming_unread_elements_changes_no_article_of_any_corpus_feed(corpus):
 
 
 def test_the_header_keeps_what_is_read_title_ttl_and_update_period():
-    from monitor.trim import trim_header
+    from monitor.parse.trim import trim_header
 
     header = (b'<rss version="2.0"><channel><title>Dawn</title><link>https://dawn.com</link>'
               b"<description>News</description><ttl>60</ttl><sy:updatePeriod>hourly</sy:updatePeriod>"
@@ -153,7 +153,7 @@ def test_the_header_keeps_what_is_read_title_ttl_and_update_period():
 
 
 def test_only_flat_unread_elements_are_cut():
-    from monitor.trim import trim_item
+    from monitor.parse.trim import trim_item
 
     item = (b'<item><title>t</title><category domain="x">World</category><enclosure url="u" length="1"/>'
             b"<dc:creator><![CDATA[A <b>name</b>]]></dc:creator><author><name>n</name></author>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from monitor.cli_context import stdout
+from monitor.cli.context import stdout
 from monitor.pipeline import PollSummary
 
 

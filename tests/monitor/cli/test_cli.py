@@ -13,7 +13,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from monitor.cli import app
+from monitor.cli.main import app
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()

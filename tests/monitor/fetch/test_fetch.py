@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from monitor.aiotransport import AiohttpTransport
-from monitor.fetch import Fetcher, FetchRequest, HostGate, parse_retry_after
+from monitor.fetch.aiotransport import AiohttpTransport
+from monitor.fetch.fetcher import Fetcher, FetchRequest, HostGate, parse_retry_after
 from tests.alerts.conftest import certificate  # noqa: F401 (fixture)
 from tests.behaviour_server import BehaviourServer, Response, conditional, gzip_bomb, rss
 from tests.conftest import NOW

@@ -1,4 +1,4 @@
-"""The `minerals-monitor` command line. Errors are one line and an exit code (see cli_context)."""
+"""The `minerals-monitor` command line. Errors are one line and an exit code (see monitor/cli/context.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ from typing import Annotated
 
 import typer
 
-from monitor import cli_alerts, cli_feeds, cli_hits, cli_rules, cli_stories
-from monitor.cli_context import EXIT_PROBLEMS, EXIT_STORAGE, EXIT_USAGE, CliState, state, stderr, stdout
+from monitor.cli import alerts as alerts_commands
+from monitor.cli import feeds as feeds_commands
+from monitor.cli import hits as hits_commands
+from monitor.cli import rules as rules_commands
+from monitor.cli import stories as stories_commands
+from monitor.cli.context import EXIT_PROBLEMS, EXIT_STORAGE, EXIT_USAGE, CliState, state, stderr, stdout
 from monitor.exceptions import PROJECT_ERRORS, ConfigError
 from storage.exceptions import StorageError
 
@@ -25,11 +29,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-app.add_typer(cli_feeds.app, name="feeds")
-app.add_typer(cli_hits.app, name="hits")
-app.add_typer(cli_alerts.app, name="alerts")
-app.add_typer(cli_rules.app, name="rules")
-app.add_typer(cli_stories.app, name="stories")
+app.add_typer(feeds_commands.app, name="feeds")
+app.add_typer(hits_commands.app, name="hits")
+app.add_typer(alerts_commands.app, name="alerts")
+app.add_typer(rules_commands.app, name="rules")
+app.add_typer(stories_commands.app, name="stories")
 
 
 @app.callback()
@@ -64,7 +68,7 @@ def run(
 ) -> None:
     """Poll feeds on schedule, match rules and send alerts until stopped (SIGINT/SIGTERM)."""
     from monitor.daemon import Monitor
-    from monitor.run_report import print_once_report
+    from monitor.cli.run_report import print_once_report
 
     config = state(ctx).config()
 
@@ -94,7 +98,7 @@ def demo(
     keep: Annotated[Path | None, typer.Option("--keep", help="Keep the demo database at this path.")] = None,
 ) -> None:
     """Show the whole pipeline offline: bundled sample feeds served on 127.0.0.1, default rules, alerts."""
-    from monitor.demo import run_demo
+    from monitor.cli.demo import run_demo
 
     raise typer.Exit(run_demo(keep))
 
@@ -105,7 +109,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
     """Write a starter config (minerals-monitor.toml) and rules folder into DIRECTORY."""
-    from monitor.starter import write_starter
+    from monitor.cli.starter import write_starter
 
     written = write_starter(directory, force=force)
     for path in written:

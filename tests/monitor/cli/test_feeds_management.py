@@ -9,13 +9,13 @@ import pytest
 
 from monitor.config import PollingConfig
 from monitor.decide import base_interval, observed_interval
-from monitor.discover import discover_feeds
+from monitor.fetch.discover import discover_feeds
 from monitor.exceptions import MonitorError
-from monitor.opml import read_opml, write_opml
+from monitor.parse.opml import read_opml, write_opml
 from storage.types import Feed
 from tests.behaviour_server import BehaviourServer, Response, rss
 from tests.conftest import NOW
-from tests.monitor.test_cli import cli
+from tests.monitor.cli.test_cli import cli
 
 OPML = b"""<?xml version="1.0"?>
 <opml version="1.0"><head><title>Subs</title></head><body>

@@ -16,10 +16,10 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from monitor import delta
-from monitor.canonical import canonical_url
-from monitor.stories import signature
-from monitor.text import html_to_text, one_line
+from monitor.parse import delta
+from monitor.parse.canonical import canonical_url
+from monitor.parse.signature import signature
+from monitor.parse.text import html_to_text, one_line
 from storage.types import Article
 
 # feedparser asks xml.sax for the libxml2 driver first on every parse; when it is not
@@ -43,7 +43,7 @@ class ParsedFeed:
     entry_count: int = 0
     version: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    # monitor/delta.py: the digests of this body's frame and items (None: not cut), and
+    # monitor/parse/delta.py: the digests of this body's frame and items (None: not cut), and
     # how many items were known from the last body and so not parsed again.
     digests: bytes | None = None
     known_items: int = 0
@@ -59,7 +59,7 @@ def parse_feed(
     """Parse one fetched body; never raises for bad input.
 
     `known_digests` (the last body's `ParsedFeed.digests`): parse only the items
-    that are not in it (monitor/delta.py); the result then holds only those.
+    that are not in it (monitor/parse/delta.py); the result then holds only those.
     """
     if _looks_like_json(body, headers):
         return _parse_json_feed(body, feed_id, feed_name)

@@ -13,7 +13,7 @@ What it keeps from httpx's transport: no redirects followed (the fetcher follows
 itself), no decompression here (httpx decodes, so the body cap counts decoded bytes),
 no cookies, the `timeout` extension (connect and read), a per-request proxy, and
 aiohttp's errors raised as the httpx errors they correspond to, with the original as
-the cause (monitor/fetch.py's messages look at both).
+the cause (monitor/fetch/fetcher.py's messages look at both).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     main process, event loop                     worker process k, its own event loop
     Pipeline.poll_feed --(PollJob)--> pipe -->   Fetcher.fetch      (httpx, concurrency / k slots)
-                                                 decide.judge_fetch (body unchanged? skip)
+                                                 judge_fetch        (body unchanged? skip)
                                                  parse_feed         (only the items not seen before)
            <------ PollOutcome: the fetch without its body, the verdict, the parsed feed
 
@@ -36,9 +36,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor import decide
-from monitor.fetch import Fetcher, FetchRequest, FetchResult
-from monitor.parse import ParsedFeed, parse_feed
+from monitor.fetch.verdict import FetchVerdict, judge_fetch
+from monitor.fetch.fetcher import Fetcher, FetchRequest, FetchResult
+from monitor.parse.feed import ParsedFeed, parse_feed
 from storage.types import Feed
 
 log = logging.getLogger("minerals_monitor.fetchpool")
@@ -52,7 +52,7 @@ class PollJob:
 @dataclass(frozen=True)
 class PollOutcome:
     fetch: FetchResult  # body dropped: it was parsed where it arrived
-    verdict: decide.FetchVerdict
+    verdict: FetchVerdict
     parsed: ParsedFeed | None
 
 
@@ -174,7 +174,7 @@ async def _poll(fetcher: Fetcher, parser: Executor, results: _Outbox, job_id: in
     feed = job.feed
     try:
         fetch = await fetcher.fetch(FetchRequest(feed.url, feed.etag, feed.last_modified))
-        verdict = decide.judge_fetch(feed, fetch)
+        verdict = judge_fetch(feed, fetch)
         parsed = await asyncio.get_running_loop().run_in_executor(parser, parse_fetched, feed, fetch) if verdict.parse else None
         outcome: PollOutcome | str = PollOutcome(replace(fetch, body=b""), verdict, parsed)
     except Exception as error:  # a bug of ours: this poll's error, never the worker's end

@@ -1,4 +1,4 @@
-"""Fetch-and-parse worker processes (monitor/fetchpool.py), against a real local server."""
+"""Fetch-and-parse worker processes (monitor/fetch/pool.py), against a real local server."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from monitor.fetchpool import FetchPool, FetchWorkerDied, PollJob
+from monitor.fetch.pool import FetchPool, FetchWorkerDied, PollJob
 from storage.types import Feed
 from tests.behaviour_server import BehaviourServer, Response, conditional, rss
 
@@ -95,7 +95,7 @@ def test_a_dead_worker_fails_its_polls_clearly_and_is_started_again(server):
 
 def test_a_worker_that_stops_answering_fails_its_polls_after_the_deadline(server, monkeypatch):
     url = server.route("/feed.xml", conditional(rss(("g1", "t", "d"))))
-    monkeypatch.setattr("monitor.fetchpool.PARSE_ALLOWANCE_SECONDS", 0.5)
+    monkeypatch.setattr("monitor.fetch.pool.PARSE_ALLOWANCE_SECONDS", 0.5)
 
     async def main():
         pool = FetchPool(1, {**SETTINGS, "timeout": 1.0})

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from monitor.cli_context import EXIT_PROBLEMS, iso, print_json, state, stderr, stdout
+from monitor.cli.context import EXIT_PROBLEMS, iso, print_json, state, stderr, stdout
 from storage.deliveries import story_members
 
 app = typer.Typer(help="Stories: reprints of one article grouped together.", no_args_is_help=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from monitor.cli_context import ago, iso, print_json, since_option, state, stdout
+from monitor.cli.context import ago, iso, print_json, since_option, state, stdout
 from storage import articles, hits
 from storage.types import Article, HitListing
 

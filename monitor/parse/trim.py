@@ -23,7 +23,7 @@ UNREAD_ELEMENTS = (
 )
 
 # Of the feed's header (the channel or Atom feed element before its first item) only the
-# title, ttl and sy:updatePeriod/updateFrequency are read (monitor/parse.py); a parse of
+# title, ttl and sy:updatePeriod/updateFrequency are read (monitor/parse/feed.py); a parse of
 # one new item spent a third of feedparser's time on the header's other elements.
 UNREAD_HEADER_ELEMENTS = UNREAD_ELEMENTS + (
     "link", "atom:link", "description", "subtitle", "language", "lastBuildDate", "pubDate", "updated",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from monitor.config import PollingConfig
-from monitor.discover import discover_feeds, looks_like_html
-from monitor.fetch import Fetcher, FetchRequest, FetchResult, user_agent
-from monitor.parse import parse_feed
+from monitor.fetch.discover import discover_feeds, looks_like_html
+from monitor.fetch.fetcher import Fetcher, FetchRequest, FetchResult, user_agent
+from monitor.parse.feed import parse_feed
 
 CACHING_HEADERS = ("etag", "last-modified", "cache-control", "expires", "retry-after")
 
@@ -58,7 +58,16 @@ class FeedCheck:
         }
 
 
-def _fetcher(polling: PollingConfig) -> Fetcher:
+class RequestSettings(Protocol):
+    """The request limits a check uses (the config's `[polling]` section has them)."""
+
+    timeout: float
+    connect_timeout: float
+    max_body_bytes: int
+    contact: str
+
+
+def _fetcher(polling: RequestSettings) -> Fetcher:
     return Fetcher(
         concurrency=1,
         per_host=1,
@@ -101,13 +110,13 @@ def _check_from(url: str, fetch: FetchResult) -> FeedCheck:
     )
 
 
-async def check_feed_async(url: str, polling: PollingConfig) -> FeedCheck:
+async def check_feed_async(url: str, polling: RequestSettings) -> FeedCheck:
     async with _fetcher(polling) as fetcher:
         fetch = await fetcher.fetch(FetchRequest(url))
     return _check_from(url, fetch)
 
 
-def check_feed(url: str, polling: PollingConfig) -> FeedCheck:
+def check_feed(url: str, polling: RequestSettings) -> FeedCheck:
     return asyncio.run(check_feed_async(url, polling))
 
 
@@ -121,7 +130,7 @@ class Resolution:
     checked: FeedCheck | None = field(default=None)
 
 
-def resolve_feed_url(url: str, polling: PollingConfig) -> Resolution:
+def resolve_feed_url(url: str, polling: RequestSettings) -> Resolution:
     """A feed URL as is; a web page's first advertised feed; unreachable URLs as given, with a note."""
     checked = check_feed(url, polling)
     if checked.ok:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from monitor.canonical import canonical_url, is_tracking_param
+from monitor.parse.canonical import canonical_url, is_tracking_param
 
 CASES = [
     # Pakistani outlets as their feeds and share buttons spell the links

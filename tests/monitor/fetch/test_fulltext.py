@@ -9,8 +9,8 @@ import pytest
 
 from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig
 from monitor.daemon import Monitor
-from monitor.fetch import Fetcher, FetchRequest
-from monitor.ssrf import address_refusal, url_refusal
+from monitor.fetch.fetcher import Fetcher, FetchRequest
+from monitor.fetch.ssrf import address_refusal, url_refusal
 from storage import articles, feeds, hits
 from storage.types import FeedSpec
 from tests.behaviour_server import BehaviourServer, Response

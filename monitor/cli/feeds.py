@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from monitor.cli_context import EXIT_PROBLEMS, ago, iso, print_json, state, stderr, stdout
+from monitor.cli.context import EXIT_PROBLEMS, ago, iso, print_json, state, stderr, stdout
 from storage import feeds, transaction
 from storage.types import Feed, FeedSpec
 
@@ -86,7 +86,7 @@ def add_feed(
 ) -> None:
     """Add a feed (polled by the next `run`); a web page's URL is resolved to the feed it advertises."""
     from monitor.durations import parse_duration
-    from monitor.feedcheck import resolve_feed_url
+    from monitor.fetch.check import resolve_feed_url
 
     if not url.startswith(("http://", "https://")):
         raise typer.BadParameter("expected an http(s) URL", param_hint="URL")
@@ -133,7 +133,7 @@ def check_feed(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Dry fetch + parse of URL: status, redirects, caching headers, entries, parser warnings, time."""
-    from monitor.feedcheck import check_feed as run_check
+    from monitor.fetch.check import check_feed as run_check
 
     report = run_check(url, state(ctx).config().polling)
     if as_json:
@@ -170,7 +170,7 @@ def import_opml(
     file: Annotated[Path, typer.Argument(help="OPML file.", exists=True, dir_okay=False)],
 ) -> None:
     """Add every feed of an OPML file (existing ones are updated, not doubled)."""
-    from monitor.opml import read_opml
+    from monitor.parse.opml import read_opml
 
     specs = read_opml(file.read_bytes(), str(file))
     db = state(ctx).database()
@@ -187,7 +187,7 @@ def export_opml(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")] = None,
 ) -> None:
     """Write the feeds list as OPML 2.0."""
-    from monitor.opml import write_opml
+    from monitor.parse.opml import write_opml
 
     db = state(ctx).database()
     text = write_opml(feeds.active_feeds(db))

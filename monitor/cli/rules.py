@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli_context import EXIT_PROBLEMS, print_json, progress_bar, since_option, state, stderr, stdout
+from monitor.cli.context import EXIT_PROBLEMS, print_json, progress_bar, since_option, state, stderr, stdout
 from monitor.exceptions import ConfigError
 from monitor.pipeline import document_for
 from monitor.rulesource import load_rule_set
