@@ -227,13 +227,20 @@ def _decode_entities(text: str) -> tuple[str, _Edits | None]:
         decoded = html.unescape(raw)
         if decoded == raw:
             continue
-        start = m.start()
+        # A named reference without ";" ("&copy/USSM/gold") decodes its longest known
+        # prefix and leaves the rest as it was: only that prefix is one replaced chunk,
+        # so the words after it keep their own offsets (and their capitals check).
+        kept = 0
+        while kept < len(decoded) and kept < len(raw) - 2 and raw[-1 - kept] == decoded[-1 - kept]:
+            kept += 1
+        start, end = m.start(), m.end() - kept
+        decoded = decoded[: len(decoded) - kept]
         pieces.append(text[last:start])
         out_pos += start - last
         pieces.append(decoded)
-        edits.add(out_pos, out_pos + len(decoded), start, m.end())
+        edits.add(out_pos, out_pos + len(decoded), start, end)
         out_pos += len(decoded)
-        last = m.end()
+        last = end
     if not pieces:
         return text, None
     pieces.append(text[last:])
