@@ -37,6 +37,8 @@ import multiprocessing
 import os
 import queue
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -88,8 +90,19 @@ PARSE_ALLOWANCE_SECONDS = 600.0
 # --- the worker process -------------------------------------------------------------
 
 
+def serve_fd(fd: int) -> None:
+    """Entry point of a worker process (see _Worker): its end of the pipe is file descriptor
+    `fd`; the first message on it is the fetcher's settings."""
+    conn = Connection(fd)
+    try:
+        settings = conn.recv()
+    except (EOFError, OSError):
+        return  # the main process went away before sending them
+    serve(conn, settings)
+
+
 def serve(conn: Connection, fetcher_settings: dict[str, Any]) -> None:
-    """Entry point of a worker process: poll jobs from `conn` until it closes."""
+    """Poll jobs from `conn` until it closes."""
     # Ctrl-C and a service manager's SIGTERM reach the whole process group: the main process
     # stops the workers by closing their pipes (or they see it gone), so a worker ignores
     # both and no poll in flight is reported as a dead worker during an ordinary stop.
@@ -228,12 +241,15 @@ def parse_fetched(feed: Feed, fetch: FetchResult) -> ParsedFeed:
 
 class _Worker:
     def __init__(self, index: int, fetcher_settings: dict[str, Any], pool: FetchPool):
-        context = multiprocessing.get_context("spawn")  # never fork a process with a running loop
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(child, fetcher_settings), daemon=True,
-                                       name=f"minerals-fetch-{index}")
-        self.process.start()
+        # A fresh interpreter that imports only this module, not multiprocessing's spawn: that
+        # imports the parent's __main__ again, which for the console script is the whole
+        # command line (the workers were ready ~1.3 s after start, now ~0.6 s). Never fork a
+        # process with a running loop and threads. sys.path as the parent's, as spawn did.
+        self.conn, child = multiprocessing.Pipe()
+        code = f"import sys; sys.path[:] = {sys.path!r}; from monitor.fetch.pool import serve_fd; serve_fd({child.fileno()})"
+        self.process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL)
         child.close()
+        self.conn.send(fetcher_settings)
         self.alive = True
         self.index = index
         self.fetching = 0  # polls sent whose fetch is not over yet
@@ -347,7 +363,7 @@ class FetchPool:
         worker.alive = False
         if self._closed:
             return
-        code = worker.process.exitcode
+        code = _exit_code(worker.process)
         if not worker.ready.done():
             worker.ready.set_exception(FetchWorkerDied(f"fetch worker process died while starting (exit code {code})"))
         log.error("fetch worker %d died (exit code %s); its polls in flight fail and will be retried", worker.index, code)
@@ -371,9 +387,18 @@ class FetchPool:
             except (OSError, ValueError):
                 pass
         for worker in self._workers:
-            worker.process.join(timeout=5)
-            if worker.process.is_alive():
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 worker.process.terminate()
-                worker.process.join(timeout=5)
+                worker.process.wait(timeout=5)
             if worker.alive:
                 worker.conn.close()
+
+
+def _exit_code(process: subprocess.Popen) -> int | None:
+    """The exit code of a worker whose pipe just closed (it may take a moment to be reaped)."""
+    try:
+        return process.wait(timeout=0.5)
+    except subprocess.TimeoutExpired:
+        return None
