@@ -80,14 +80,22 @@ class Monitor:
         self.scheduler: AsyncIOScheduler | None = None  # while run_forever runs
 
     async def __aenter__(self) -> Monitor:
+        try:
+            return await self._start()
+        except BaseException:
+            await self._stack.aclose()  # what was started before the failure is stopped again
+            raise
+
+    async def _start(self) -> Monitor:
         config = self.config
+        # Rules first: a bad or empty rules set stops the start before anything is opened or polled.
+        self.rules = RulesHolder(config.rules_files, known_channels=set(config.channels))
         if self.take_lock:
             self._stack.enter_context(RunLock(config.storage_path))
         self.db = open_database(config.storage_path)
         self._stack.callback(self.db.close)
         disable_auto_checkpoint(self.db)  # checkpoints run in a thread, not in a commit on the loop
         self._stack.enter_context(BackgroundCheckpointer(config.storage_path))
-        self.rules = RulesHolder(config.rules_files, known_channels=set(config.channels))
         self.sync_feeds()
         self.channels = build_channels(config.channels, self.console_stream)
         for channel in self.channels.values():

@@ -176,7 +176,7 @@ def main() -> None:
         app()  # standalone: usage errors print and exit 2 themselves; our errors come through here
     except ConfigError as error:
         for problem in error.problems:
-            stderr.print(f"config error: {problem}", markup=False)
+            stderr.print(f"{error.kind}: {problem}", markup=False)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         stderr.print("interrupted")
