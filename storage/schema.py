@@ -171,19 +171,31 @@ def _v2(db: sqlite_utils.Database) -> None:
 
 
 def _v3(db: sqlite_utils.Database) -> None:
-    """hits(story_id, created_at): the console's stories (storage/console.py)."""
+    """hits(story_id, created_at): the web console's stories (storage/console.py)."""
     from storage.db import transaction
 
     with transaction(db):
         if db.execute("PRAGMA user_version").fetchone()[0] >= 3:
             return
-        # serves: the web console's stories, newest hit first (GROUP BY story_id walks this index),
-        # and a story's hits and notifications (storage/console.py)
+        # serves: a story's hits and notifications, and "was this story on an earlier page?"
+        # (storage/console.py)
         db.execute("CREATE INDEX hits_story_created ON hits(story_id, created_at)")
         db.execute("PRAGMA user_version = 3")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """hits(rule_id, created_at): one rule's stories, newest first (storage/console.py)."""
+    from storage.db import transaction
+
+    with transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 4:
+            return
+        # serves: the stories of one rule, newest first (the console's rule filter, per-rule Atom feeds)
+        db.execute("CREATE INDEX hits_rule_created ON hits(rule_id, created_at)")
+        db.execute("PRAGMA user_version = 4")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
