@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import yaml
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from monitor.web import atom
