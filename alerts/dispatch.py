@@ -1,10 +1,13 @@
-"""The outbox dispatcher: sends committed deliveries, records outcomes, retries.
+"""The outbox dispatcher: closes, sends and records committed notifications, retries.
 
-Each channel has its own worker, so a channel that keeps failing never holds
-up the others. Within a channel, alerts leave in creation order: when the
-oldest waiting one fails, the channel waits for its retry time instead of
-skipping ahead. Delivery is at-least-once: the outcome is recorded after the
-send, so a crash in between re-sends on restart with the same idempotency key.
+Each channel has its own worker, so a channel that keeps failing never holds up the
+others. Within a channel each notification is retried on its own schedule (a payload the
+receiver keeps refusing waits alone); an endpoint that is down as a whole trips the
+channel's circuit breaker (alerts/breaker.py), which pauses the channel and probes with one
+notification, then lets the waiting ones leave in creation order. A notification that is
+still collecting its story's hits is closed (no more hits join) before it is read and sent.
+Delivery is at-least-once: the outcome is recorded after the send, so a crash in between
+re-sends on restart with the same idempotency key.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
+from alerts import breaker as breakers
 from alerts.channel import Channel
 from alerts.exceptions import DeliveryError
 from alerts.retry import RetryPolicy, decide_retry
@@ -71,6 +75,7 @@ class Dispatcher:
         self._sent_pending: list[int] = []
         self._flushing = asyncio.Lock()
         self._sent_since = 0.0
+        self.breakers: dict[str, breakers.Breaker] = {}
 
     def wake(self) -> None:
         """Called after a commit that added outbox rows: deliver now, not on the next sweep."""
@@ -99,8 +104,14 @@ class Dispatcher:
         for event in self._wakeups.values():
             event.set()
 
-    async def drain(self) -> DispatchCounts:
-        """Deliver everything due now, once, and return (used by `run --once` and `demo`)."""
+    async def drain(self, *, release_collecting: bool = False) -> DispatchCounts:
+        """Deliver everything due now, once, and return (used by `run --once` and `demo`).
+
+        `release_collecting`: notifications still collecting their story's hits leave now
+        instead of after group_wait (a one-shot run has polled everything it will poll)."""
+        if release_collecting:
+            now = self.now()
+            await self._write(lambda db: _in_transaction(db, deliveries.release_collecting, now))
         names = set(deliveries.channels_waiting(self.db))
         await asyncio.gather(*(self._deliver_due(name, wait=False) for name in names))
         return self.counts
@@ -126,27 +137,52 @@ class Dispatcher:
     async def _deliver_due_batches(self, name: str, *, wait: bool) -> float:
         while not self._stopping.is_set():
             await self.flush_sent()  # the next query must not see sent alerts as waiting
-            waiting = deliveries.waiting_for_channel(self.db, name, self.batch_size)
-            if not waiting:
-                return 30.0
-            for alert in waiting:
+            now = self.now()
+            breaker = self.breakers.get(name, breakers.Breaker())
+            if not breaker.is_open:  # paused by another run of the monitor (or before a restart)?
+                probe = deliveries.channel_probe(self.db, name)
+                if probe is not None:
+                    breaker = self.breakers[name] = breakers.Breaker(probe_id=probe)
+            if breaker.is_open:
+                due = self._probe(name, breaker, now)
+                if due is None:
+                    batch = [(breaker.probe_id, False)]
+                elif not self.breakers[name].is_open:
+                    continue  # the probe no longer waits: closed, back to the due ones
+                else:
+                    return due if wait else 0.0
+            else:
+                batch = deliveries.due_ids(self.db, name, now, self.batch_size)
+            if not batch:
+                upcoming = deliveries.next_due(self.db, name)
+                return 30.0 if upcoming is None else max(0.05, (upcoming - now).total_seconds())
+            collecting = [delivery_id for delivery_id, still_open in batch if still_open]
+            if collecting:  # no hit joins them any more: what is read now is what is sent, every time
+                await self._write(lambda db: _in_transaction(db, deliveries.close, collecting, now))
+            for alert in deliveries.alerts_by_id(self.db, [delivery_id for delivery_id, _ in batch]):
                 if self._stopping.is_set():
                     return 0.0
-                due = alert.delivery.next_attempt_at
-                now = self.now()
-                if due is not None and due > now:
-                    return max(0.05, (due - now).total_seconds())
-                delivered = await self._deliver(name, alert)
-                if not delivered:
-                    break  # keep creation order: the head retries before anything newer goes
-            else:
-                continue
-            if not wait:
+                await self._deliver(name, alert)
+                if self.breakers.get(name, breakers.Breaker()).is_open:
+                    break  # the endpoint is down: pause, then probe
+            if not wait and self.breakers.get(name, breakers.Breaker()).is_open:
                 return 0.0
         return 0.0
 
-    async def _deliver(self, name: str, alert: Alert) -> bool:
-        """One attempt. True when the channel may go on to the next alert."""
+    def _probe(self, name: str, breaker: breakers.Breaker, now: datetime) -> float | None:
+        """With the breaker open: seconds until the probe is due (None: probe now). A probe that is
+        no longer waiting (sent or given up elsewhere) closes the breaker."""
+        upcoming = deliveries.next_attempt_of(self.db, breaker.probe_id)
+        if upcoming is None:
+            self.breakers[name] = breakers.after_success()
+            return 0.0  # (the caller sees the breaker closed)
+        if upcoming > now:
+            # Look again at least every few seconds: `alerts retry` may make the probe due sooner.
+            return max(0.05, min(RELOOK_SECONDS, (upcoming - now).total_seconds()))
+        return None
+
+    async def _deliver(self, name: str, alert: Alert) -> str:
+        """One attempt; returns "sent", "failed" or "dead"."""
         channel = self.channels.get(name)
         delivery = alert.delivery
         if channel is None:
@@ -163,17 +199,25 @@ class Dispatcher:
                 log.exception("channel %s raised unexpectedly for delivery %s", name, delivery.id)
                 error = DeliveryError(f"unexpected {type(failure).__name__}: {failure}")
             else:
+                self.breakers[name] = breakers.after_success()
                 await self._record_sent(delivery.id)
                 self.counts.sent += 1
-                return True
+                return "sent"
+        breaker, pause = breakers.after_failure(
+            self.breakers.get(name, breakers.Breaker()), delivery.id,
+            breakers.Failure(endpoint_down=error.endpoint_down, slow_down=error.slow_down, permanent=error.permanent),
+        )
+        self.breakers[name] = breaker
+        now = self.now()
         decision = decide_retry(
             self.policy,
             attempts_before=delivery.attempts,
             created_at=delivery.created_at,
-            now=self.now(),
+            now=now,
             permanent=error.permanent,
             retry_after=error.retry_after,
             rng=self.rng,
+            channel_pause=pause,
         )
         message = str(error)
         await self.flush_sent()
@@ -183,17 +227,20 @@ class Dispatcher:
                 if decision.dead:
                     deliveries.mark_dead(db, delivery.id, f"{message} ({decision.reason})")
                 else:
-                    deliveries.mark_failed(db, delivery.id, message, decision.next_attempt_at)
+                    deliveries.mark_failed(db, delivery.id, message, decision.next_attempt_at,
+                                           probe=breaker.probe_id == delivery.id)
 
         await self._write(record_failure)
         self.counts.errors.append(f"{name}: {message}")
         log.warning("delivery %s on %s failed: %s", delivery.id, name, message)
         if decision.dead:
             self.counts.dead += 1
+            if breaker.probe_id == delivery.id:  # a dead probe probes nothing
+                self.breakers[name] = breakers.Breaker(failures=breaker.failures, pause=breaker.pause)
             await self._tell_operator(name, alert, f"{message} ({decision.reason})")
-            return True  # a dead delivery no longer blocks the ones behind it
+            return "dead"
         self.counts.failed += 1
-        return False
+        return "failed"
 
     async def send_digest(self, schedule: str, title: str) -> int:
         """Send every alert waiting for this digest schedule, one message per channel.
@@ -264,7 +311,7 @@ class Dispatcher:
             return
         subject = f"alert delivery failed for good on channel {failed_channel}"
         text = (
-            f"Delivery {alert.delivery.id} (rule {alert.hit.rule_id}, article {alert.article.url or alert.article.link}) "
+            f"Delivery {alert.delivery.id} (rules {', '.join(alert.rule_ids)}, article {alert.article.url or alert.article.link}) "
             f"is dead: {reason}. `minerals-monitor alerts retry {alert.delivery.id}` sends it again."
         )
         try:

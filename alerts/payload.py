@@ -25,9 +25,13 @@ from typing import Any, Callable, Literal, NotRequired, Sequence, TypedDict
 from alerts.render import (
     AlertView,
     ELLIPSIS,
+    RuleView,
     Segment,
     StoryLink,
     alert_view,
+    view_heading,
+    clean_article,
+    clean_text,
     iso_utc,
     truncate,
 )
@@ -71,14 +75,25 @@ class StoryArticlePayload(TypedDict):
 class StoryPayload(TypedDict):
     id: int | None
     articles: list[StoryArticlePayload]
+    outlets: NotRequired[list[str]]
+
+
+class RuleMatchPayload(TypedDict):
+    id: str
+    name: str
+    severity: str
+    terms: list[TermPayload]
 
 
 class HitData(TypedDict):
     id: str
     rule: RulePayload
+    rules: NotRequired[list[RuleMatchPayload]]
     article: ArticlePayload
     terms: list[TermPayload]
     story: NotRequired[StoryPayload]
+    update: NotRequired[bool]
+    previous_severity: NotRequired[str]
 
 
 class HitCreatedEvent(TypedDict):
@@ -87,16 +102,38 @@ class HitCreatedEvent(TypedDict):
     data: HitData
 
 
+def _terms(terms) -> list[TermPayload]:
+    return [{"term": t.term, "field": t.field, "start": t.start, "end": t.end, "text": clean_text(t.text)} for t in terms]
+
+
 def hit_created(alert: Alert) -> HitCreatedEvent:
     """The `hit.created` event for `alert` (see docs/webhook-payload.schema.json).
 
-    `timestamp` is when the hit was recorded (else when its delivery was
-    queued), not when this attempt runs, so every retry sends the same body.
+    `data.rule` is the notification's highest-severity rule and `data.terms` its terms (as
+    before grouping); `data.rules` lists every rule that fired, each with its terms (the
+    spans index that rule's copy of the story: `data.article` when it is the same, else one
+    of `data.story.articles`). `update` is true for an update sent because a later hit
+    raised the story's severity (`previous_severity`). `timestamp` is when the notification
+    was opened, not when this attempt runs, so every retry sends the same body.
     """
-    hit, article = alert.hit, alert.article
+    hit, article = alert.hit, clean_article(alert.article)
+    rules: dict[str, RuleMatchPayload] = {}
+    shown_by: set[str] = set()  # rules whose terms are those on the article shown
+    for listing in alert.rule_hits:
+        rule_id = listing.hit.rule_id
+        on_shown = listing.article.id == alert.article.id
+        if rule_id in rules and (rule_id in shown_by or not on_shown):
+            continue
+        rules[rule_id] = {
+            "id": rule_id, "name": listing.hit.rule_name or rule_id, "severity": listing.hit.severity,
+            "terms": _terms(listing.hit.terms),
+        }
+        if on_shown:
+            shown_by.add(rule_id)
     data: HitData = {
         "id": alert.delivery.idempotency_key,
         "rule": {"id": hit.rule_id, "name": hit.rule_name or hit.rule_id, "severity": hit.severity},
+        "rules": list(rules.values()),
         "article": {
             "url": article.url,
             "title": article.title,
@@ -104,24 +141,29 @@ def hit_created(alert: Alert) -> HitCreatedEvent:
             "published": iso_utc(article.published_at),
             "summary": article.summary,
         },
-        "terms": [
-            {"term": t.term, "field": t.field, "start": t.start, "end": t.end, "text": t.text} for t in hit.terms
-        ],
+        "terms": _terms(hit.terms),
+        "update": alert.delivery.is_update,
     }
+    if alert.delivery.is_update and alert.delivery.raised_from:
+        data["previous_severity"] = alert.delivery.raised_from
     if alert.also_reported_by:
+        story_id = alert.delivery.story_id if alert.delivery.story_id is not None else (
+            hit.story_id if hit.story_id is not None else article.story_id)
+        others = [
+            {
+                "url": clean_text(member.url),
+                "title": clean_text(member.title),
+                "feed": clean_text(member.feed_name),
+                "published": iso_utc(member.published_at),
+            }
+            for member in alert.also_reported_by
+        ]
         data["story"] = {
-            "id": hit.story_id if hit.story_id is not None else article.story_id,
-            "articles": [
-                {
-                    "url": member.url,
-                    "title": member.title,
-                    "feed": member.feed_name,
-                    "published": iso_utc(member.published_at),
-                }
-                for member in alert.also_reported_by
-            ],
+            "id": story_id,
+            "articles": others,
+            "outlets": list(dict.fromkeys([article.feed_name] + [member["feed"] for member in others])),
         }
-    moment = hit.created_at or alert.delivery.created_at
+    moment = alert.delivery.created_at or hit.created_at
     return {"type": EVENT_TYPE, "timestamp": iso_utc(moment) or "", "data": data}
 
 
@@ -205,6 +247,16 @@ def _lines_within(lines: Sequence[str], limit: int, more: Callable[[int], str], 
     return "\n".join(kept)
 
 
+def _rules_lines(rules: Sequence[RuleView], escape: Callable[[str], str], mark: Callable[[str], str]) -> list[str]:
+    """One line per rule: `• *USSM* (HIGH): USSM, United States Strategic Metals`."""
+    lines = []
+    for rule in rules:
+        terms = ", ".join(dict.fromkeys(reason.term for reason in rule.reasons))
+        head = f"• {mark(escape_within(rule.rule_name, 200, escape))} ({rule.severity_label})"
+        lines.append(head + (f": {escape_within(terms, 300, escape)}" if terms else ""))
+    return lines
+
+
 def _reasons_lines(view: AlertView, escape: Callable[[str], str], mark: Callable[[str], str], width: int) -> list[str]:
     lines = []
     for reason in view.reasons:
@@ -244,13 +296,17 @@ def slack_message(alert: Alert) -> dict[str, Any]:
     """An incoming-webhook message for Slack: fallback `text` plus Block Kit `blocks`."""
     view = alert_view(alert)
     title = escape_within(view.title, 500, slack_escape)
-    heading = f"*[{view.severity_label}] {escape_within(view.rule_name, 200, slack_escape)}*"
+    heading = f"*{escape_within(view_heading(view), 300, slack_escape)}*"
     blocks: list[dict[str, Any]] = [_section(f"{heading}\n*{_slack_link(view.url, title)}*")]
     if view.summary_segments:
         blocks.append(
             _section(render_within(view.summary_segments, SLACK_SECTION_LIMIT, escape=slack_escape, mark=_slack_mark))
         )
-    if view.reasons:
+    if view.more_rules:
+        lines = _rules_lines(view.rules, slack_escape, _slack_mark)
+        body = _lines_within(lines, SLACK_SECTION_LIMIT - 30, lambda n: f"_and {n} more rules_")
+        blocks.append(_section(f"*{len(view.rules)} rules matched*\n" + body))
+    elif view.reasons:
         lines = _reasons_lines(view, slack_escape, _slack_mark, 600)
         body = _lines_within(lines, SLACK_SECTION_LIMIT - 20, lambda n: f"_and {n} more_")
         blocks.append(_section("*Why it matched*\n" + body))
@@ -260,8 +316,7 @@ def slack_message(alert: Alert) -> dict[str, Any]:
         lines = [_slack_story_line(link) for link in view.also_reported_by]
         body = _lines_within(lines, SLACK_SECTION_LIMIT - 20, lambda n: f"_and {n} more_", SLACK_LINKS)
         blocks.append(_section("*Also reported by*\n" + body))
-    headline = f"[{view.severity_label}] {view.rule_name}: {view.title}"
-    fallback = escape_within(headline, SLACK_FALLBACK_LIMIT, slack_escape)
+    fallback = escape_within(f"{view_heading(view)}: {view.title}", SLACK_FALLBACK_LIMIT, slack_escape)
     return {"text": fallback, "blocks": blocks}
 
 
@@ -306,7 +361,8 @@ def discord_message(alert: Alert) -> dict[str, Any]:
     """An execute-webhook body for Discord: short `content` and one rich embed."""
     view = alert_view(alert)
     fields: list[dict[str, Any]] = [
-        {"name": "Rule", "value": escape_within(view.rule_name, 256, discord_escape), "inline": True},
+        {"name": "Rule", "value": escape_within(view.rule_name + (f" +{view.more_rules}" if view.more_rules else ""),
+                                                 256, discord_escape), "inline": True},
         {"name": "Severity", "value": view.severity_label, "inline": True},
         {"name": "Source", "value": escape_within(view.feed or "unknown", 256, discord_escape), "inline": True},
     ]
@@ -314,6 +370,10 @@ def discord_message(alert: Alert) -> dict[str, Any]:
         lines = _reasons_lines(view, discord_escape, _discord_mark, 400)
         value = _lines_within(lines, DISCORD_FIELD_VALUE_LIMIT, lambda n: f"*and {n} more*")
         fields.append({"name": "Why it matched", "value": value, "inline": False})
+    if view.more_rules:
+        lines = _rules_lines(view.rules, discord_escape, _discord_mark)
+        value = _lines_within(lines, DISCORD_FIELD_VALUE_LIMIT, lambda n: f"*and {n} more rules*")
+        fields.append({"name": f"{len(view.rules)} rules matched", "value": value, "inline": False})
     if view.also_reported_by:
         lines = [
             f"• {_discord_link(link.url, escape_within(link.title, 150, discord_escape))}"
@@ -339,8 +399,7 @@ def discord_message(alert: Alert) -> dict[str, Any]:
         embed["description"] = render_within(
             view.summary_segments, room, escape=discord_escape, mark=_discord_mark
         )
-    headline = f"[{view.severity_label}] {view.rule_name}: {view.title}"
-    content = escape_within(headline, DISCORD_CONTENT_LIMIT, discord_escape)
+    content = escape_within(f"{view_heading(view)}: {view.title}", DISCORD_CONTENT_LIMIT, discord_escape)
     return {"content": content, "embeds": [embed], "allowed_mentions": {"parse": []}}
 
 
@@ -372,7 +431,7 @@ def teams_message(alert: Alert) -> dict[str, Any]:
     view = alert_view(alert)
     body: list[dict[str, Any]] = [
         _text_block(
-            teams_escape(f"{view.severity_label} · {view.rule_name}"),
+            escape_within(f"{view.severity_label} · {view_heading(view, label=False)}", 500, teams_escape),
             weight="Bolder",
             size="Small",
             color=_TEAMS_COLOURS.get(view.severity, "Default"),
@@ -391,6 +450,9 @@ def teams_message(alert: Alert) -> dict[str, Any]:
         {"title": "Source", "value": escape_within(view.feed or "unknown", 200, teams_escape)},
         {"title": "Published", "value": view.published},
     ]
+    if view.more_rules:
+        names = ", ".join(f"{rule.rule_name} ({rule.severity_label})" for rule in view.rules)
+        facts.append({"title": "Rules", "value": escape_within(names, 1000, teams_escape)})
     if view.reasons:
         terms = ", ".join(reason.term for reason in view.reasons)
         facts.append({"title": "Matched", "value": escape_within(terms, 500, teams_escape)})

@@ -226,6 +226,7 @@ class WebhookChannel:
             return DeliveryError(
                 f"webhook {self._host} answered HTTP {status} {response.reason_phrase}{wait}{said}",
                 retry_after=retry_after,
+                slow_down=status == 429,
             )
         if 300 <= status < 400:
             target = response.headers.get("location")
@@ -243,7 +244,7 @@ class WebhookChannel:
         """Translate an httpx error into a precise, retryable (or config) DeliveryError."""
         host = self._host
         if isinstance(error, httpx.ConnectTimeout):
-            return DeliveryError(f"timed out connecting to webhook {host} after {self.timeout:g}s")
+            return DeliveryError(f"timed out connecting to webhook {host} after {self.timeout:g}s", endpoint_down=True)
         if isinstance(error, httpx.ReadTimeout):
             return DeliveryError(f"webhook {host} did not answer within {self.timeout:g}s")
         if isinstance(error, httpx.WriteTimeout):
@@ -255,18 +256,20 @@ class WebhookChannel:
         cause = _root_cause(error)
         if isinstance(cause, socket.gaierror):
             hostname = urlsplit(self.url).hostname
-            return DeliveryError(f"DNS lookup of webhook host {hostname!r} failed: {cause.strerror or cause}")
+            return DeliveryError(f"DNS lookup of webhook host {hostname!r} failed: {cause.strerror or cause}",
+                                 endpoint_down=True)
         if isinstance(cause, ConnectionRefusedError):
-            return DeliveryError(f"connection refused by webhook {host}")
+            return DeliveryError(f"connection refused by webhook {host}", endpoint_down=True)
         if isinstance(cause, ssl.SSLCertVerificationError):
             reason = cause.verify_message or cause.reason
-            return DeliveryError(f"TLS handshake with webhook {host} failed: certificate not trusted ({reason})")
+            return DeliveryError(f"TLS handshake with webhook {host} failed: certificate not trusted ({reason})",
+                                 endpoint_down=True)
         if isinstance(cause, ssl.SSLError):
-            return DeliveryError(f"TLS handshake with webhook {host} failed: {cause.reason or cause}")
+            return DeliveryError(f"TLS handshake with webhook {host} failed: {cause.reason or cause}", endpoint_down=True)
         if isinstance(error, httpx.RemoteProtocolError):
             return DeliveryError(f"webhook {host} broke off the exchange: {self._redact(str(error))}")
         if isinstance(error, httpx.ConnectError):
-            return DeliveryError(f"could not connect to webhook {host}: {self._redact(str(cause))}")
+            return DeliveryError(f"could not connect to webhook {host}: {self._redact(str(cause))}", endpoint_down=True)
         return DeliveryError(f"request to webhook {host} failed: {type(error).__name__}: {self._redact(str(error))}")
 
     def _redact(self, text: str) -> str:

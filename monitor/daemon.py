@@ -162,7 +162,8 @@ class Monitor:
 
     async def run_once(self, send_digests: bool = False, in_order: bool = False) -> list[PollSummary]:
         summaries = await self.poll_all(in_order)
-        await self.dispatcher.drain()
+        # A one-shot run has polled all it will: its stories' notifications leave now, not after group_wait.
+        await self.dispatcher.drain(release_collecting=True)
         await self._index_for_search()
         if send_digests:
             for schedule_name in self.digest_schedules():
