@@ -172,6 +172,19 @@ def _v2(db: sqlite_utils.Database) -> None:
 
 
 def _v3(db: sqlite_utils.Database) -> None:
+    """hits(story_id, created_at): the console's stories (storage/console.py)."""
+    from storage.db import transaction
+
+    with transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 3:
+            return
+        # serves: the web console's stories, newest hit first (GROUP BY story_id walks this index),
+        # and a story's hits and notifications (storage/console.py)
+        db.execute("CREATE INDEX hits_story_created ON hits(story_id, created_at)")
+        db.execute("PRAGMA user_version = 3")
+
+
+def _v4(db: sqlite_utils.Database) -> None:
     """Notifications (issue 14): an outbox row carries every hit of one story routed to one channel.
 
     Existing rows become closed one-hit notifications, so nothing already queued changes.
@@ -179,15 +192,15 @@ def _v3(db: sqlite_utils.Database) -> None:
     from storage.db import transaction
 
     with transaction(db):
-        if db.execute("PRAGMA user_version").fetchone()[0] >= 3:
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 4:
             return
         # One statement at a time: executescript() would COMMIT the transaction first.
-        for statement in re.split(r";[ \t]*(?:--[^\n]*)?\n", _V3_STATEMENTS):
+        for statement in re.split(r";[ \t]*(?:--[^\n]*)?\n", _V4_STATEMENTS):
             if statement.strip():
                 db.execute(statement)
 
 
-_V3_STATEMENTS = """
+_V4_STATEMENTS = """
             ALTER TABLE deliveries ADD COLUMN story_id INTEGER;          -- the story it is about
             ALTER TABLE deliveries ADD COLUMN update_number INTEGER NOT NULL DEFAULT 0;  -- >0: a severity update
             ALTER TABLE deliveries ADD COLUMN severity TEXT NOT NULL DEFAULT '';  -- its highest hit's
@@ -210,11 +223,11 @@ _V3_STATEMENTS = """
             UPDATE deliveries SET closed_at = created_at,
                 severity = coalesce((SELECT severity FROM hits WHERE hits.id = deliveries.hit_id), ''),
                 story_id = (SELECT story_id FROM hits WHERE hits.id = deliveries.hit_id);
-            PRAGMA user_version = 3
+            PRAGMA user_version = 4
 """
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

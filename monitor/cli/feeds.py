@@ -9,32 +9,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from monitor.cli.context import EXIT_PROBLEMS, ago, iso, print_json, state, stderr, stdout
+from monitor.cli.context import EXIT_PROBLEMS, ago, print_json, state, stderr, stdout
+from monitor.jsonshapes import feed_json  # shared with the web API
 from storage import feeds, transaction
-from storage.types import Feed, FeedSpec
+from storage.types import FeedSpec
 
 app = typer.Typer(help="List, add and remove feeds; see which are failing.", no_args_is_help=True)
-
-
-def feed_json(feed: Feed) -> dict:
-    return {
-        "id": feed.id,
-        "name": feed.name,
-        "url": feed.url,
-        "http_status": feed.http_status,
-        "error": feed.error,
-        "warning": feed.warning,
-        "consecutive_failures": feed.consecutive_failures,
-        "failing": feed.failing,
-        "disabled_reason": feed.disabled_reason,
-        "last_polled_at": iso(feed.last_polled_at),
-        "last_success_at": iso(feed.last_success_at),
-        "next_poll_at": iso(feed.next_poll_at),
-        "articles_stored": feed.articles_stored,
-        "new_per_day": feed.new_per_day,
-        "etag": feed.etag,
-        "last_modified": feed.last_modified,
-    }
 
 
 @app.command("list")

@@ -9,8 +9,9 @@ import typer
 from rich.table import Table
 
 from monitor.cli.context import ago, iso, print_json, since_option, state, stdout
+from monitor.jsonshapes import article_json  # shared with the web API
 from storage import articles, hits
-from storage.types import Article, HitListing
+from storage.types import HitListing
 
 app = typer.Typer(help="List and search stored hits and articles.", no_args_is_help=True)
 
@@ -62,18 +63,6 @@ def list_hits(
             f"{row.article.title}\n[dim]{row.article.url or row.article.link}[/dim]", terms, story, row.article.feed_name,
         )
     stdout.print(table)
-
-
-def article_json(article: Article) -> dict:
-    return {
-        "id": article.id,
-        "url": article.url or article.link,
-        "title": article.title,
-        "summary": article.summary,
-        "feed": article.feed_name,
-        "published": iso(article.published_at),
-        "first_seen_at": iso(article.first_seen_at),
-    }
 
 
 @app.command("search")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -86,11 +87,62 @@ def run(
                 f"minerals-monitor: {len(config.feeds)} configured feeds, database {config.storage_path}; "
                 "Ctrl-C to stop", style="dim"
             )
-            await monitor.run_forever(stop)
+            async with _web_console(monitor, config):
+                await monitor.run_forever(stop)
             stderr.print("minerals-monitor: stopped cleanly", style="dim")
             return 0
 
     raise typer.Exit(asyncio.run(main()))
+
+
+@contextlib.asynccontextmanager
+async def _web_console(monitor, config):
+    """The console inside `run` when [web] listen is set (the embedded defaults set it); the web
+    stack is imported only then. A busy port stops a configured console, not the defaults' one."""
+    if config.web.listen is None:
+        yield
+        return
+    from monitor.web.server import WebListenError, console_inside
+
+    try:
+        async with console_inside(monitor, config.web.listen) as url:
+            stderr.print(f"minerals-monitor: web console at {url}", style="bold")
+            yield
+    except WebListenError as error:
+        if config.source is not None:
+            raise
+        stderr.print(f"{error}; monitoring without it", markup=False)
+        yield
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT to listen on (default: [web] listen, "
+                                               "else 127.0.0.1:8765). Any address but loopback needs [web] password.")] = None,
+) -> None:
+    """Serve the web console over the database (beside a running `run`, or alone) until Ctrl-C."""
+    from monitor.web.server import serve_alone
+    from monitor.webconfig import DEFAULT_LISTEN, open_listen_problem, parse_listen
+
+    config = state(ctx).config()
+    try:
+        address = parse_listen(listen) if listen else config.web.listen or parse_listen(DEFAULT_LISTEN)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--listen") from error
+    if problem := open_listen_problem(address, config.web.password):
+        raise typer.BadParameter(problem, param_hint="--listen")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        announce = lambda url: stderr.print(f"minerals-monitor: web console at {url} over {config.storage_path}; "
+                                            "Ctrl-C to stop", markup=False)
+        await serve_alone(config, address, stop, announce)
+
+    asyncio.run(main())
 
 
 @app.command()
@@ -124,7 +176,7 @@ def main() -> None:
         app()  # standalone: usage errors print and exit 2 themselves; our errors come through here
     except ConfigError as error:
         for problem in error.problems:
-            stderr.print(f"config error: {problem}", markup=False)
+            stderr.print(f"{error.kind}: {problem}", markup=False)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         stderr.print("interrupted")

@@ -1,0 +1,135 @@
+"""What the console shows, as plain values: stories, feeds and deliveries for the templates
+and for the JSON API. Pure: values in, values out.
+
+The JSON names are the CLI's (`hits list --json`: rule, rule_name, severity, url, title,
+feed, published, created_at, article_id, story_id, story_size, terms; `feeds list --json`;
+`alerts list --json`): scripts move between the two without renaming anything. The shapes
+both faces print are in monitor/jsonshapes.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alerts.render import MatchReason, Segment, field_segments, match_reasons, safe_url
+from storage.console import StoryDetail, StoryNotification, StoryRule, StorySummary
+from monitor.jsonshapes import article_json, feed_json, iso
+from storage.types import Alert, Article, Feed, MatchedTerm
+
+
+def terms_json(terms: tuple[MatchedTerm, ...]) -> list[dict]:
+    return [{"term": t.term, "field": t.field, "start": t.start, "end": t.end, "text": t.text} for t in terms]
+
+
+def rule_json(rule: StoryRule) -> dict:
+    return {
+        "rule": rule.rule_id,
+        "rule_name": rule.rule_name,
+        "severity": rule.severity,
+        "article_id": rule.article_id,
+        "created_at": iso(rule.created_at),
+        "terms": terms_json(rule.terms),
+    }
+
+
+def story_json(story: StorySummary) -> dict:
+    lead = story.lead
+    return {
+        "story_id": story.story_id,
+        "severity": story.severity,
+        "rule": story.rules[0].rule_id,  # the highest-severity rule, as in the webhook's data.rule
+        "rules": [rule_json(rule) for rule in story.rules],
+        "url": lead.url or lead.link,
+        "title": lead.title,
+        "feed": lead.feed_name,
+        "published": iso(lead.published_at),
+        "article_id": lead.id,
+        "created_at": iso(story.first_hit_at),
+        "updated_at": iso(story.newest_hit_at),
+        "story_size": story.articles,
+        "outlets": list(story.outlets),
+    }
+
+
+def notification_json(notification: StoryNotification) -> dict:
+    waiting = notification.status in ("pending", "failed")
+    return {
+        "id": notification.delivery_id,
+        "channel": notification.channel,
+        "rule": notification.rule_id,
+        "status": notification.status,
+        "attempts": notification.attempts,
+        "last_error": notification.last_error,
+        "next_attempt_at": iso(notification.next_attempt_at) if waiting else None,
+        "created_at": iso(notification.created_at),
+        "sent_at": iso(notification.sent_at),
+        "webhook_id": notification.webhook_id,
+    }
+
+
+def story_detail_json(detail: StoryDetail) -> dict:
+    return {
+        **story_json(detail.summary),
+        "articles": [article_json(m.article, m.feeds) for m in detail.members],
+        "notifications": [notification_json(n) for n in detail.notifications],
+    }
+
+
+def delivery_json(alert: Alert) -> dict:
+    """`alerts list --json` items."""
+    d = alert.delivery
+    return {
+        "id": d.id,
+        "channel": d.channel,
+        "rule": alert.hit.rule_id,
+        "rules": list(alert.rule_ids),  # every rule the notification carries (issue 14)
+        "update": d.is_update,
+        "severity": alert.hit.severity,
+        "url": alert.article.url or alert.article.link,
+        "title": alert.article.title,
+        "status": d.status,
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "next_attempt_at": iso(d.next_attempt_at) if d.status in ("pending", "failed") else None,
+        "created_at": iso(d.created_at),
+        "sent_at": iso(d.sent_at),
+        "webhook_id": d.idempotency_key,
+        "story_id": alert.article.story_id,
+    }
+
+
+def failing_first(feeds: list[Feed]) -> list[Feed]:
+    """The feeds page's order: disabled, then failing (most failures first), then the rest by name."""
+    return sorted(
+        feeds,
+        key=lambda f: (f.disabled_reason is None, -f.consecutive_failures if f.failing else 1, f.name.lower(), f.id),
+    )
+
+
+@dataclass(frozen=True)
+class RuleReasons:
+    """One rule of a story as a page shows it: the terms in context."""
+
+    rule: StoryRule
+    reasons: tuple[MatchReason, ...]
+
+    @property
+    def snippets(self) -> tuple[tuple[Segment, ...], ...]:
+        """The distinct contexts (two terms side by side give one snippet, not two)."""
+        return tuple(dict.fromkeys(reason.snippet for reason in self.reasons))
+
+
+def story_reasons(story: StorySummary) -> tuple[RuleReasons, ...]:
+    return tuple(RuleReasons(rule, match_reasons(story.article(rule.article_id), rule.terms)) for rule in story.rules)
+
+
+def title_segments(story: StorySummary) -> tuple[Segment, ...]:
+    """The lead title with every term any rule matched in it marked."""
+    lead = story.lead
+    terms = [t for rule in story.rules if rule.article_id == lead.id for t in rule.terms]
+    return field_segments(lead, terms, "title") or (Segment(lead.title or "(untitled)"),)
+
+
+def link(article: Article) -> str | None:
+    """A clickable link only for http(s): a feed's `javascript:` link never becomes one."""
+    return safe_url(article.url or article.link)
