@@ -55,6 +55,7 @@ class ArticlePayload(TypedDict):
     feed: str
     published: str | None
     summary: str
+    outlet: NotRequired[str]
 
 
 class TermPayload(TypedDict):
@@ -144,6 +145,8 @@ def hit_created(alert: Alert) -> HitCreatedEvent:
         "terms": _terms(hit.terms),
         "update": alert.delivery.is_update,
     }
+    if article.outlet:
+        data["article"]["outlet"] = article.outlet
     if alert.delivery.is_update and alert.delivery.raised_from:
         data["previous_severity"] = alert.delivery.raised_from
     if alert.also_reported_by:
@@ -161,7 +164,7 @@ def hit_created(alert: Alert) -> HitCreatedEvent:
         data["story"] = {
             "id": story_id,
             "articles": others,
-            "outlets": list(dict.fromkeys([article.feed_name] + [member["feed"] for member in others])),
+            "outlets": list(dict.fromkeys([article.source_name] + [member["feed"] for member in others])),
         }
     moment = alert.delivery.created_at or hit.created_at
     return {"type": EVENT_TYPE, "timestamp": iso_utc(moment) or "", "data": data}

@@ -133,7 +133,14 @@ def clean_article(article: Article) -> Article:
     """The article with every shown field cleaned (clean_text); spans stay valid."""
     return replace(article, title=clean_text(article.title), summary=clean_text(article.summary),
                    content=clean_text(article.content), feed_name=clean_text(article.feed_name),
-                   url=clean_text(article.url), link=clean_text(article.link))
+                   url=clean_text(article.url), link=clean_text(article.link), outlet=clean_text(article.outlet))
+
+
+def source_label(article: Article) -> str:
+    """Who published it: `Dawn`, or `Dawn (via Google News: USSM)` for an aggregator's item."""
+    if article.outlet and article.outlet != article.feed_name:
+        return one_line(f"{article.outlet} (via {article.feed_name})" if article.feed_name else article.outlet)
+    return one_line(article.feed_name)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -409,7 +416,7 @@ def rule_views(alert: Alert) -> tuple[RuleView, ...]:
             severity_label=severity_label(hit.severity),
             reasons=match_reasons(article, hit.terms),
             article_title=one_line(article.title) or UNTITLED,
-            feed=one_line(article.feed_name),
+            feed=source_label(article),
         )
         for hit, article in by_rule.values()
     )
@@ -433,7 +440,7 @@ def alert_view(alert: Alert, *, summary_limit: int = SUMMARY_LIMIT) -> AlertView
         title_segments=title_segments,
         summary_segments=truncate_segments(field_segments(article, shown_terms, "summary"), summary_limit),
         url=safe_url(article.url) or safe_url(article.link),
-        feed=one_line(article.feed_name),
+        feed=source_label(article),
         published=format_utc(article.published_at),
         published_at=to_utc(article.published_at),
         reasons=match_reasons(primary_article, hit.terms) if primary_terms else (),

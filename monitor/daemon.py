@@ -31,6 +31,7 @@ from monitor.rulesource import RulesHolder
 from monitor.writer import WriteThread
 from storage import RunLock, articles, feeds, open_database, transaction
 from storage import stories as storage_stories
+from storage import titles as storage_titles
 from storage.checkpoint import BackgroundCheckpointer, disable_auto_checkpoint
 
 log = logging.getLogger("minerals_monitor")
@@ -256,7 +257,7 @@ class Monitor:
 
         def prune(db: sqlite_utils.Database) -> int:
             with transaction(db):
-                return storage_stories.prune_bands(db, before)
+                return storage_stories.prune_bands(db, before) + storage_titles.prune_titles(db, before)
 
         removed = await self._write(prune)
         log.debug("pruned %d story band keys older than the window", removed)

@@ -47,6 +47,7 @@ from rules import parse_duration as parse_rule_duration  # the parser that valid
 from rules.types import Document
 from storage import articles, deliveries, feeds, hits, savepoint, transaction
 from storage import stories as storage_stories
+from storage import titles as storage_titles
 from storage.types import Article, Feed, Hit, IngestResult, MatchedTerm, PollRecord
 
 log = logging.getLogger("minerals_monitor.poll")
@@ -302,6 +303,31 @@ class Pipeline:
             rows.append((article.id, candidate[2], list(sig.band_keys)))
             grouped.append(article)
         storage_stories.add_signatures(db, rows, now)
+        return self._group_by_title(db, grouped, now)
+
+    def _group_by_title(self, db: sqlite_utils.Database, new: list[Article], now: datetime) -> list[Article]:
+        """An article that joined no story by its text, and has no text but its title (or whose
+        story-mate has none: an aggregator item), joins the story of the same title (monitor/stories.py)."""
+        keyed = [(article, stories.title_key(article.title)) for article in new]
+        keys = sorted({key for _, key in keyed if key})
+        if not keys:
+            return new
+        since = now - timedelta(seconds=self.config.stories.window)
+        by_key: dict[str, list[tuple[int, str, bool]]] = {}
+        for key, _article_id, story_id, title, title_only in storage_titles.title_candidates(db, keys, since):
+            by_key.setdefault(key, []).append((story_id, title, title_only))
+        grouped, rows = [], []
+        for article, key in keyed:
+            if key is not None:
+                if article.story_id == article.id:  # joined no story by its text
+                    story_id = stories.title_story(article.title, article.title_only, by_key.get(key, []))
+                    if story_id is not None and story_id != article.story_id:
+                        storage_stories.join_story(db, article.id, story_id)
+                        article = replace(article, story_id=story_id)
+                by_key.setdefault(key, []).append((article.story_id, article.title, article.title_only))
+                rows.append((key, article.id, article.title_only))
+            grouped.append(article)
+        storage_titles.add_titles(db, rows, now)
         return grouped
 
     def _record_hits(self, db: sqlite_utils.Database, new: list[Article], updated: list[Article], now: datetime) -> list[Hit]:

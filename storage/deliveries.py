@@ -291,7 +291,7 @@ def _members_of(db: sqlite_utils.Database, story_ids: set[int]) -> dict[int, lis
         chunk = ids[start : start + _CHUNK]
         marks = ",".join("?" for _ in chunk)
         for row in db.execute(
-            "SELECT a.story_id, a.id, coalesce(a.url, a.link), a.title, f.name, a.published_at "
+            "SELECT a.story_id, a.id, coalesce(a.url, a.link), a.title, coalesce(nullif(a.outlet, ''), f.name), a.published_at "
             f"FROM articles a JOIN feeds f ON f.id = a.feed_id WHERE a.story_id IN ({marks}) ORDER BY a.id",
             chunk,
         ):
@@ -302,7 +302,7 @@ def _members_of(db: sqlite_utils.Database, story_ids: set[int]) -> dict[int, lis
 
 def story_members(db: sqlite_utils.Database, story_id: int, exclude_article_id: int | None = None) -> tuple[StoryMember, ...]:
     rows = db.execute(
-        "SELECT a.id, coalesce(a.url, a.link), a.title, f.name, a.published_at FROM articles a "
+        "SELECT a.id, coalesce(a.url, a.link), a.title, coalesce(nullif(a.outlet, ''), f.name), a.published_at FROM articles a "
         "JOIN feeds f ON f.id = a.feed_id WHERE a.story_id = ? AND a.id != ? ORDER BY a.id",
         [story_id, exclude_article_id or 0],
     ).fetchall()

@@ -227,7 +227,29 @@ _V4_STATEMENTS = """
 """
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: sqlite_utils.Database) -> None:
+    """Aggregator items (issue 14.4): the outlet an item names, and title keys for story grouping."""
+    from storage.db import transaction
+
+    with transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 5:
+            return
+        db.execute("ALTER TABLE articles ADD COLUMN outlet TEXT NOT NULL DEFAULT ''")  # <source> of an aggregator item
+        # A title key per article first seen within the story window (pruned with the band keys):
+        # an aggregator item with only a title joins the story of an article with the same title.
+        db.execute(
+            "CREATE TABLE article_titles ("
+            " title_key TEXT NOT NULL,"
+            " article_id INTEGER NOT NULL REFERENCES articles(id),"
+            " title_only INTEGER NOT NULL,"  # the article has no text but its title
+            " first_seen_at TEXT NOT NULL,"
+            " PRIMARY KEY (title_key, article_id)"  # serves: the articles with this title key
+            ") WITHOUT ROWID"
+        )
+        db.execute("PRAGMA user_version = 5")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -77,6 +77,19 @@ class Article:
     # MinHash signature of the text, computed by the parse workers so the poll's
     # transaction only looks it up (monitor/stories.py); not stored on the article row.
     story_signature: bytes | None = None
+    # The outlet an aggregator item (Google News, Bing News) comes from: its `<source>` or its
+    # title's " - Outlet" suffix (removed from `title`); "" for an outlet's own feed.
+    outlet: str = ""
+
+    @property
+    def source_name(self) -> str:
+        """Who published it: the outlet an aggregator named, else the feed."""
+        return self.outlet or self.feed_name
+
+    @property
+    def title_only(self) -> bool:
+        """No text but the title (an aggregator item): grouped into stories by title."""
+        return not (self.summary or self.content)
 
 
 @dataclass(frozen=True)
