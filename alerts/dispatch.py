@@ -36,6 +36,13 @@ SEND_DEADLINE_SECONDS = 60.0
 SENT_FLUSH_BATCH = 50
 SENT_FLUSH_SECONDS = 0.2
 RELOOK_SECONDS = 5.0
+CHANNELS_RESCAN_SECONDS = 30.0
+# Under a backlog (BACKLOG_FROM due notifications or more) a channel whose `send_at_once` says
+# so sends that many at once, reads the next BACKLOG_BATCH while it sends, and records without
+# waiting for each (see _send_pass; bench/bench_delivery.py). Below it, one at a time.
+BACKLOG_FROM = 16
+BACKLOG_BATCH = 400
+MAX_UNRECORDED = 256  # sent but not yet on disk, under a backlog: what a kill may repeat
 
 
 @dataclass
@@ -76,27 +83,27 @@ class Dispatcher:
         self._flushing = asyncio.Lock()
         self._sent_since = 0.0
         self.breakers: dict[str, breakers.Breaker] = {}
+        self._flush_task: asyncio.Task | None = None
 
     def wake(self) -> None:
         """Called after a commit that added outbox rows: deliver now, not on the next sweep."""
         for event in self._wakeups.values():
             event.set()
-        self._new_channels_event().set()
-
-    def _new_channels_event(self) -> asyncio.Event:
-        return self._wakeups.setdefault("*", asyncio.Event())
 
     async def run(self) -> None:
-        """Deliver until stop(); each channel in its own task. In-flight sends finish and are recorded."""
+        """Deliver until stop(); each channel in its own task. In-flight sends finish and are recorded.
+
+        A worker per configured channel, and per channel that has rows waiting (a channel since
+        removed from the config: its rows fail for good and the operator is told), looked for
+        at start and every CHANNELS_RESCAN_SECONDS, not on every commit: with thousands of rows
+        waiting that scan ran on the loop after each poll."""
         workers: dict[str, asyncio.Task] = {}
-        any_new = self._new_channels_event()
         while not self._stopping.is_set():
             for name in set(deliveries.channels_waiting(self.db)) | set(self.channels):
                 if name not in workers or workers[name].done():
                     self._wakeups[name] = asyncio.Event()
                     workers[name] = asyncio.create_task(self._channel_worker(name), name=f"dispatch-{name}")
-            any_new.clear()
-            await _wait_any(any_new, self._stopping, timeout=30.0)
+            await _wait_any(self._stopping, self._stopping, timeout=CHANNELS_RESCAN_SECONDS)
         await asyncio.gather(*workers.values(), return_exceptions=True)
 
     def stop(self) -> None:
@@ -156,18 +163,61 @@ class Dispatcher:
             if not batch:
                 upcoming = deliveries.next_due(self.db, name)
                 return 30.0 if upcoming is None else max(0.05, (upcoming - now).total_seconds())
-            collecting = [delivery_id for delivery_id, still_open in batch if still_open]
-            if collecting:  # no hit joins them any more: what is read now is what is sent, every time
-                await self._write(lambda db: _in_transaction(db, deliveries.close, collecting, now))
-            for alert in deliveries.alerts_by_id(self.db, [delivery_id for delivery_id, _ in batch]):
-                if self._stopping.is_set():
-                    return 0.0
-                await self._deliver(name, alert)
-                if self.breakers.get(name, breakers.Breaker()).is_open:
-                    break  # the endpoint is down: pause, then probe
+            await self._send_pass(name, await self._prepare(batch, now))
             if not wait and self.breakers.get(name, breakers.Breaker()).is_open:
                 return 0.0
         return 0.0
+
+    async def _prepare(self, batch: list[tuple[int, bool]], now: datetime) -> list[Alert]:
+        """Close the collecting ones (no hit joins them any more: what is read now is what is
+        sent, every time), then read them."""
+        collecting = [delivery_id for delivery_id, still_open in batch if still_open]
+        if collecting:
+            await self._write(lambda db: _in_transaction(db, deliveries.close, collecting, now))
+        return deliveries.alerts_by_id(self.db, [delivery_id for delivery_id, _ in batch])
+
+    async def _next_batch(self, name: str, after_id: int) -> list[Alert]:
+        now = self.now()
+        return await self._prepare(deliveries.due_ids(self.db, name, now, BACKLOG_BATCH, after_id=after_id), now)
+
+    async def _send_pass(self, name: str, alerts: list[Alert]) -> None:
+        """Send due notifications in creation order. A few: one at a time, each recorded before
+        the next (a kill repeats at most the one in flight). A backlog: the channel's
+        `send_at_once` at a time, the next batch read and closed while this one is sent, and
+        successes recorded without waiting for each (at most MAX_UNRECORDED not yet on disk):
+        with the write thread busy storing polls, a record waited for a whole batch of polls."""
+        upcoming: asyncio.Task | None = None
+        try:
+            while alerts and not self._stopping.is_set():
+                backlog = len(alerts) >= BACKLOG_FROM
+                upcoming = asyncio.create_task(self._next_batch(name, alerts[-1].delivery.id)) if backlog else None
+                await self._send_batch(name, alerts, backlog)
+                if self._stopping.is_set() or self.breakers.get(name, breakers.Breaker()).is_open:
+                    return
+                alerts = await upcoming if upcoming is not None else []
+                upcoming = None
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+                await asyncio.gather(upcoming, return_exceptions=True)
+            await self.flush_sent()
+
+    async def _send_batch(self, name: str, alerts: list[Alert], backlog: bool) -> None:
+        at_once = max(1, getattr(self.channels.get(name), "send_at_once", 1)) if backlog else 1
+        for start in range(0, len(alerts), at_once):
+            if self._stopping.is_set():
+                return
+            chunk = alerts[start : start + at_once]
+            if not backlog:
+                await self._deliver(name, chunk[0])
+            else:  # started in creation order, recorded in the background
+                await asyncio.gather(*(self._deliver(name, alert, record_later=True) for alert in chunk))
+                if len(self._sent_pending) >= MAX_UNRECORDED:
+                    await self.flush_sent()
+                elif self._sent_pending and (self._flush_task is None or self._flush_task.done()):
+                    self._flush_task = asyncio.create_task(self.flush_sent())
+            if self.breakers.get(name, breakers.Breaker()).is_open:
+                return  # the endpoint is down: pause, then probe
 
     def _probe(self, name: str, breaker: breakers.Breaker, now: datetime) -> float | None:
         """With the breaker open: seconds until the probe is due (None: probe now). A probe that is
@@ -181,8 +231,9 @@ class Dispatcher:
             return max(0.05, min(RELOOK_SECONDS, (upcoming - now).total_seconds()))
         return None
 
-    async def _deliver(self, name: str, alert: Alert) -> str:
-        """One attempt; returns "sent", "failed" or "dead"."""
+    async def _deliver(self, name: str, alert: Alert, *, record_later: bool = False) -> str:
+        """One attempt; returns "sent", "failed" or "dead". `record_later`: a success waits in
+        the pending list for the caller's flush_sent() (several sent at once)."""
         channel = self.channels.get(name)
         delivery = alert.delivery
         if channel is None:
@@ -200,7 +251,10 @@ class Dispatcher:
                 error = DeliveryError(f"unexpected {type(failure).__name__}: {failure}")
             else:
                 self.breakers[name] = breakers.after_success()
-                await self._record_sent(delivery.id)
+                if record_later:
+                    self._sent_pending.append(delivery.id)
+                else:
+                    await self._record_sent(delivery.id)
                 self.counts.sent += 1
                 return "sent"
         breaker, pause = breakers.after_failure(

@@ -318,12 +318,13 @@ def waiting_for_channel(db: sqlite_utils.Database, channel: str, limit: int = 10
     return _alerts(db, rows)
 
 
-def due_ids(db: sqlite_utils.Database, channel: str, now: datetime, limit: int = 100) -> list[tuple[int, bool]]:
-    """(id, still collecting) of the channel's notifications due at `now`, oldest first."""
+def due_ids(db: sqlite_utils.Database, channel: str, now: datetime, limit: int = 100,
+            after_id: int = 0) -> list[tuple[int, bool]]:
+    """(id, still collecting) of the channel's notifications due at `now`, oldest first (after `after_id`)."""
     rows = db.execute(
         f"SELECT id, closed_at IS NULL FROM deliveries WHERE channel = ? AND status IN {_WAITING} "
-        "AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-        [channel, to_db(now), limit],
+        "AND next_attempt_at <= ? AND id > ? ORDER BY id LIMIT ?",
+        [channel, to_db(now), after_id, limit],
     ).fetchall()
     return [(row[0], bool(row[1])) for row in rows]
 
