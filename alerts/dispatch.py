@@ -13,6 +13,7 @@ re-sends on restart with the same idempotency key.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -297,32 +298,38 @@ class Dispatcher:
         return "failed"
 
     async def send_digest(self, schedule: str, title: str) -> int:
-        """Send every alert waiting for this digest schedule, one message per channel.
-
-        A channel that cannot send keeps its alerts waiting for the next digest:
-        a digest never drops a match. Returns how many alerts went out.
-        """
+        """Send every alert waiting for this digest schedule: one message per channel, or for a
+        webhook the few parts its format's limits need (alerts/digest.py), each recorded on its
+        own. A channel that cannot send keeps what it did not send waiting for the next digest:
+        a digest never drops a match. Returns how many alerts went out."""
         sent = 0
         for name, waiting in deliveries.waiting_for_digest(self.db, schedule).items():
             channel = self.channels.get(name)
-            ids = [alert.delivery.id for alert in waiting]
-            try:
-                if channel is None:
-                    raise DeliveryError(f"channel {name!r} is not configured")
-                async with asyncio.timeout(SEND_DEADLINE_SECONDS):
-                    if hasattr(channel, "send_digest"):
-                        await channel.send_digest(title, waiting)
-                    else:
-                        for alert in waiting:
-                            await channel.send(alert)
-            except (DeliveryError, TimeoutError) as failure:
-                message = str(failure) or "no answer in time"
-                await self._write(lambda db: _in_transaction(db, deliveries.mark_digest_failed, ids, f"digest not sent: {message}"))
-                log.warning("%s digest on %s failed, kept for the next one: %s", schedule, name, message)
-                continue
-            sent_at = self.now()
-            await self._write(lambda db: _in_transaction(db, deliveries.mark_digest_sent, ids, sent_at))
-            sent += len(ids)
+            if channel is not None and hasattr(channel, "digest_parts"):
+                parts = [(part.delivery_ids, functools.partial(channel.send_digest_part, part))
+                         for part in channel.digest_parts(title, waiting)]
+            elif channel is not None and hasattr(channel, "send_digest"):
+                parts = [([alert.delivery.id for alert in waiting], functools.partial(channel.send_digest, title, waiting))]
+            else:
+                parts = [([alert.delivery.id for alert in waiting], None)]
+            for number, (ids, send) in enumerate(parts, start=1):
+                try:
+                    if send is None:
+                        raise DeliveryError(f"channel {name!r} is not configured" if channel is None
+                                            else f"channel {name!r} cannot send digests")
+                    async with asyncio.timeout(SEND_DEADLINE_SECONDS):
+                        await send()
+                except (DeliveryError, TimeoutError) as failure:
+                    message = str(failure) or "no answer in time"
+                    left = [i for later, _ in parts[number - 1:] for i in later]
+                    await self._write(lambda db: _in_transaction(db, deliveries.mark_digest_failed, left,
+                                                                 f"digest not sent: {message}"))
+                    log.warning("%s digest on %s failed at part %d of %d, %d alerts kept for the next one: %s",
+                                schedule, name, number, len(parts), len(left), message)
+                    break  # the rest waits: a rate limit or an outage is not hammered
+                sent_at = self.now()
+                await self._write(lambda db: _in_transaction(db, deliveries.mark_digest_sent, list(ids), sent_at))
+                sent += len(ids)
         return sent
 
     async def _record_sent(self, delivery_id: int) -> None:

@@ -17,6 +17,7 @@ worth retrying.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 import re
@@ -87,6 +88,43 @@ def _environment(autoescape: bool) -> jinja2.Environment:
 def _render(template: str, **context: object) -> str:
     autoescape = template.endswith(".html.j2")
     return _environment(autoescape).get_template(template).render(**context)
+
+
+class EncodedSubject(str):
+    """A Subject header we fold ourselves, as RFC 2047 encoded words that each carry their spaces.
+
+    CPython's folder (gh-144156, not fixed in 3.11) drops the space between two words when it
+    ends an encoded word, so an Urdu subject arrived with words run together ("معدنیاتکا").
+    Here every space is inside an encoded word; the whitespace between encoded words, which
+    readers ignore, is only the folding. The value is still the plain text (`message["Subject"]`).
+    """
+
+    name = "Subject"  # email.policy keeps a value with a matching `name` as it is and calls fold()
+
+    def fold(self, *, policy) -> str:
+        return f"Subject: {f'{policy.linesep} '.join(encoded_words(self))}{policy.linesep}"
+
+
+_WORD_BYTES = 39  # base64: 52 characters, a word of 64: "Subject: " and the first one stay within 78
+
+
+def encoded_words(text: str) -> list[str]:
+    """`text` as base64 UTF-8 encoded words of at most 75 characters, cut between characters."""
+    words, chunk = [], b""
+    for char in text:
+        encoded = char.encode("utf-8")
+        if chunk and len(chunk) + len(encoded) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    if chunk:
+        words.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words]
+
+
+def subject_header(subject: str) -> str:
+    """The Subject value: as it is when ASCII (the standard folding keeps its spaces), else encoded by us."""
+    return subject if subject.isascii() else EncodedSubject(subject)
 
 
 def _fit_digest(context: dict, stories: int) -> tuple[int, str]:
@@ -236,7 +274,7 @@ class EmailChannel:
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
         # one_line() is the explicit guard; the SMTP policy would also refuse CR/LF.
-        message["Subject"] = one_line(subject)
+        message["Subject"] = subject_header(one_line(clean_text(subject)))
         message["Date"] = format_datetime(self._clock().astimezone(UTC))
         message["Message-ID"] = message_id
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders stay quiet

@@ -195,15 +195,16 @@ def safe_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    if any(ch in url for ch in "\r\n\t ") or any(ord(ch) < 32 for ch in url):
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
         return None
     try:
         parts = urlsplit(url)
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in parts.netloc:
         return None
-    return url
+    # A space in the path or query is no part of a URL: percent-encoded (as browsers do), not dropped.
+    return url.replace(" ", "%20")
 
 
 def display_host(url: str) -> str:
@@ -536,6 +537,9 @@ class StoryGroup:
     outlets: int  # other outlets that carried it
     snippet: Segments
     keys: tuple[str, ...]  # the idempotency keys of its deliveries
+    delivery_ids: tuple[int, ...] = ()
+    story_id: int | None = None
+    newest: datetime | None = None  # when its newest delivery was queued
 
 
 def group_by_story(alerts: Iterable[Alert]) -> tuple[StoryGroup, ...]:
@@ -565,6 +569,9 @@ def group_by_story(alerts: Iterable[Alert]) -> tuple[StoryGroup, ...]:
             published=view.published, severity=severity, severity_label=severity_label(severity), rules=rules,
             outlets=len(outlets - {first.article.id}), snippet=reasons[0].snippet if reasons else (),
             keys=tuple(member.delivery.idempotency_key for member in members),
+            delivery_ids=tuple(member.delivery.id for member in members),
+            story_id=first.delivery.story_id or first.article.story_id,
+            newest=max((to_utc(member.delivery.created_at) for member in members if member.delivery.created_at), default=None),
         ))
 
     def order(group: StoryGroup) -> tuple:

@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 import httpx
 from standardwebhooks import Webhook
 
+from alerts.digest import DigestPart, digest_parts
 from alerts.exceptions import ChannelConfigError, DeliveryError
 from alerts.payload import FORMATS, build_payload
 from alerts.render import display_host, one_line
@@ -174,6 +175,15 @@ class WebhookChannel:
         body = self.render_body(alert)
         headers = self.sign(alert.delivery.idempotency_key, body)
         await self._post(body, headers)
+
+    def digest_parts(self, title: str, alerts: list[Alert]) -> list[DigestPart]:
+        """A digest as the few messages this channel's format needs (alerts/digest.py)."""
+        return digest_parts(self.format, title, alerts)
+
+    async def send_digest_part(self, part: DigestPart) -> None:
+        """POST one part of a digest, with its own stable webhook-id."""
+        body = json.dumps(part.body, ensure_ascii=False, separators=(",", ":"))
+        await self._post(body, self.sign(part.key, body))
 
     async def aclose(self) -> None:
         """Close the HTTP client if this channel made it."""
