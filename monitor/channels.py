@@ -9,7 +9,7 @@ from alerts.console import ConsoleChannel
 from monitor.config import ChannelConfig
 
 
-def build_channel(config: ChannelConfig, console_stream: TextIO | None = None) -> Channel:
+def build_channel(config: ChannelConfig, console_stream: TextIO | None = None, console_url: str | None = None) -> Channel:
     options = config.options
     if config.type == "console":
         return ConsoleChannel(config.name, stream=console_stream)
@@ -26,6 +26,7 @@ def build_channel(config: ChannelConfig, console_stream: TextIO | None = None) -
             sender=options["sender"],
             recipients=list(options["recipients"]),
             timeout=float(options.get("timeout", 30.0)),
+            console_url=console_url,
         )
     if config.type == "webhook":
         from alerts.webhook import WebhookChannel
@@ -42,8 +43,9 @@ def build_channel(config: ChannelConfig, console_stream: TextIO | None = None) -
     raise ValueError(f"unknown channel type {config.type!r}")
 
 
-def build_channels(configs: dict[str, ChannelConfig], console_stream: TextIO | None = None) -> dict[str, Channel]:
-    return {name: build_channel(cfg, console_stream) for name, cfg in configs.items()}
+def build_channels(configs: dict[str, ChannelConfig], console_stream: TextIO | None = None,
+                   console_url: str | None = None) -> dict[str, Channel]:
+    return {name: build_channel(cfg, console_stream, console_url) for name, cfg in configs.items()}
 
 
 def _webhook_transport():

@@ -80,6 +80,7 @@ class AlertsConfig:
     group_by: str = "story"  # "story": one notification per (story, channel); "rule": one per (rule, story, channel)
     group_wait: float = 30.0  # seconds a story's first hit waits for the story's other hits to join it
     notify_updates: str = "escalation"  # "escalation": a later hit that raises the story's severity sends an update
+    console_url: str | None = None  # the web console, linked where an email digest lists only the first stories
 
 
 @dataclass(frozen=True)
@@ -446,7 +447,7 @@ def _alerts(table: dict[str, Any], channels: dict[str, ChannelConfig], where: st
     _unknown_keys(
         table,
         {"default_channels", "operator_channel", "max_attempts", "give_up_after", "skip_older_than", "routes",
-         "throttle_digest", "daily_digest_hour", "group_by", "group_wait", "notify_updates"},
+         "throttle_digest", "daily_digest_hour", "group_by", "group_wait", "notify_updates", "console_url"},
         where,
         p,
         problems,
@@ -497,12 +498,17 @@ def _alerts(table: dict[str, Any], channels: dict[str, ChannelConfig], where: st
     if isinstance(daily_hour, bool) or not isinstance(daily_hour, int) or not 0 <= daily_hour <= 23:
         problems.append(f"{where}: {p}daily_digest_hour: expected an hour from 0 to 23 (UTC)")
         daily_hour = defaults.daily_digest_hour
+    console_url = table.get("console_url")
+    if console_url is not None and (not isinstance(console_url, str) or not re.match(r"^https?://", console_url)):
+        problems.append(f"{where}: {p}console_url: expected an http(s) URL")
+        console_url = None
     group_by = _choice(table, "group_by", GROUP_BY, defaults.group_by, where, p, problems)
     notify_updates = _choice(table, "notify_updates", NOTIFY_UPDATES, defaults.notify_updates, where, p, problems)
     return AlertsConfig(
         group_by=group_by,
         group_wait=_duration(table, "group_wait", defaults.group_wait, where, p, problems),
         notify_updates=notify_updates,
+        console_url=console_url,
         default_channels=default_channels,
         operator_channel=operator,
         max_attempts=_int(table, "max_attempts", defaults.max_attempts, where, p, problems),

@@ -98,7 +98,7 @@ class Monitor:
         disable_auto_checkpoint(self.db)  # checkpoints run in a thread, not in a commit on the loop
         self._stack.enter_context(BackgroundCheckpointer(config.storage_path))
         self.sync_feeds()
-        self.channels = build_channels(config.channels, self.console_stream)
+        self.channels = build_channels(config.channels, self.console_stream, config.alerts.console_url)
         for channel in self.channels.values():
             self._stack.push_async_callback(channel.aclose)
         polling = config.polling
