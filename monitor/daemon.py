@@ -32,6 +32,7 @@ from monitor.rulesource import RulesHolder
 from monitor.writer import WriteThread
 from storage import RunLock, articles, feeds, open_database, transaction
 from storage import stories as storage_stories
+from storage import titles as storage_titles
 from storage.checkpoint import BackgroundCheckpointer, disable_auto_checkpoint
 from storage.exceptions import DatabaseUnavailableError
 
@@ -102,7 +103,7 @@ class Monitor:
         disable_auto_checkpoint(self.db)  # checkpoints run in a thread, not in a commit on the loop
         self._stack.enter_context(BackgroundCheckpointer(config.storage_path))
         self.sync_feeds()
-        self.channels = build_channels(config.channels, self.console_stream)
+        self.channels = build_channels(config.channels, self.console_stream, config.alerts.console_url)
         for channel in self.channels.values():
             self._stack.push_async_callback(channel.aclose)
         polling = config.polling
@@ -179,7 +180,8 @@ class Monitor:
 
     async def run_once(self, send_digests: bool = False, in_order: bool = False) -> list[PollSummary]:
         summaries = await self.poll_all(in_order)
-        await self.dispatcher.drain()
+        # A one-shot run has polled all it will: its stories' notifications leave now, not after group_wait.
+        await self.dispatcher.drain(release_collecting=True)
         await self._index_for_search()
         if send_digests:
             for schedule_name in self.digest_schedules():
@@ -304,7 +306,7 @@ class Monitor:
 
         def prune(db: sqlite_utils.Database) -> int:
             with transaction(db):
-                return storage_stories.prune_bands(db, before)
+                return storage_stories.prune_bands(db, before) + storage_titles.prune_titles(db, before)
 
         removed = await self._write(prune, "story band pruning")
         log.debug("pruned %d story band keys older than the window", removed)

@@ -82,6 +82,8 @@ def delivery_json(alert: Alert) -> dict:
         "id": d.id,
         "channel": d.channel,
         "rule": alert.hit.rule_id,
+        "rules": list(alert.rule_ids),  # every rule the notification carries (issue 14)
+        "update": d.is_update,
         "severity": alert.hit.severity,
         "url": alert.article.url or alert.article.link,
         "title": alert.article.title,

@@ -312,13 +312,15 @@ def write_config(folder: Path, feed_urls: list[str], *, webhook_url: str | None 
     hook = ""
     if webhook_url:
         hook = f'[channels.hook]\ntype = "webhook"\nurl = "{webhook_url}"\nsecret = "{webhook_secret}"\ntimeout = 5\n\n'
+    # Alerts leave as soon as their poll commits unless a test asks for grouping time (issue 14).
+    group_wait = "" if "group_wait" in extra else 'group_wait = "0s"\n'
     text = (
         '[storage]\npath = "monitor.db"\n\n'
         '[polling]\ninterval = "1s"\nmin_interval = "1s"\nhost_gap = "0s"\nper_host = 16\nconcurrency = 8\n'
         f'timeout = "5s"\nadaptive = false\njitter = 0\n{polling}\n'
         f"{feeds}"
         '[rules]\nfiles = ["watch-rules.yaml"]\n\n'
-        f"[alerts]\ndefault_channels = {default_channels}\n{extra}\n"
+        f"[alerts]\ndefault_channels = {default_channels}\n{group_wait}{extra}\n"
         f"{hook}{channels}"
     )
     path = folder / "monitor.toml"
