@@ -15,22 +15,52 @@ would give for them, at the cost of what changed. An item with the same bytes
 parses to the same entry, so skipping it changes nothing that would be stored.
 
 When the body cannot be cut with certainty (no items found, nested or unclosed
-items, an encoding that is not ASCII-compatible such as UTF-16), there is no
-split and the whole body is parsed, as always.
+items, an item tag the cutter does not read the way feedparser does such as
+`<a:entry>` or `<Item>`, an encoding that is not ASCII-compatible such as
+UTF-16), there is no split and the whole body is parsed, as always.
+
+The delta parse gives exactly what a full parse of the same body gives, or is not
+used (issue 17.7). What a skipped item would have changed is kept beside the digests
+(`Remembered`) or checked on the whole body before the cut:
+- the encoding: feedparser decides it on the whole body (one windows-1252 byte in an
+  old item makes it read everything as windows-1252). The whole body's encoding is
+  found first (`feedparser_view`, a few microseconds) and must be the one the known
+  items were read with, and the one the cut body is read with;
+- the strict parser: a malformed old item sends the whole body to feedparser's loose
+  parser, which reads entities and prefixes differently. Only a body that parses
+  strictly is remembered, and a cut body is used only when the untouched new items
+  with the frame parse strictly too (then so does the whole: the known items did,
+  with this frame and encoding);
+- identity: two items with the same guid (or, without one, the same link) in one
+  body are keyed together by a full parse (the first kept, or told apart by link), so
+  each item's identity digest is kept and any repeat means a full parse;
+- the count: feedparser must find exactly one entry per cut item.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import xml.parsers.expat
 from dataclasses import dataclass
+
+# feedparser's own encoding decision and DOCTYPE handling (feedparser 6), so the fast
+# path sees the body exactly as feedparser will.
+from feedparser.encodings import convert_to_utf8
+from feedparser.sanitizer import replace_doctype
 
 from monitor.parse.trim import trim_header, trim_item
 
 DIGEST_SIZE = 8
+IDENTITY_SIZE = 4
+FORMAT = 2  # first byte of what the feed row keeps (older rows: a full parse, once)
 
 # CDATA sections and comments are matched first so an "<item>" inside them is skipped.
-_TOKENS = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<(/?)(item|entry)(?=[\s/>])[^>]*>", re.S)
+# Item tags in any case and with any prefix are found, so that those feedparser reads as
+# entries but the cutter would not (<Item>, <a:entry>) stop the cut instead of staying in
+# the frame.
+_TOKENS = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<(/?)((?:[\w.-]+:)?(?i:item|entry))(?=[\s/>])[^>]*>", re.S)
+_ITEM_NAMES = (b"item", b"entry")
 # Channel dates that change on every rebuild of the feed without changing any item.
 _VOLATILE = re.compile(rb"<(lastBuildDate|pubDate|updated|modified|dc:date)>[^<]*</\1>")
 
@@ -51,29 +81,89 @@ class SplitFeed:
     def item_digests(self) -> list[bytes]:
         return [_digest(item) for item in self.items]
 
-    def digests(self) -> bytes:
-        """What the feed row keeps: the frame's digest, then one per item."""
-        return self.frame_digest() + b"".join(self.item_digests())
-
-    def without_known(self, known: bytes | None) -> tuple[bytes, int] | None:
-        """The body for feedparser with the items of `known` (a previous `digests()`) cut
-        out, and how many were cut; None when `known` says nothing about this body (first
-        parse, or the frame changed)."""
-        if not known or len(known) % DIGEST_SIZE or known[:DIGEST_SIZE] != self.frame_digest():
+    def remembered(self, encoding: str, identities: list[bytes] | None) -> bytes | None:
+        """What the feed row keeps after an exact parse of this (strictly parsed) body, given
+        each item's identity digest; None when an identity is missing or two items share one."""
+        if identities is None or len(identities) != len(self.items) or len(set(identities)) != len(identities):
             return None
-        seen = {known[i : i + DIGEST_SIZE] for i in range(DIGEST_SIZE, len(known), DIGEST_SIZE)}
-        keep = [digest not in seen for digest in self.item_digests()]
-        return self.rebuild(keep), keep.count(False)
+        digests = self.item_digests()
+        return Remembered(encoding, self.frame_digest(), dict(zip(digests, identities))).to_bytes(digests)
 
-    def rebuild(self, keep: list[bool] | None = None) -> bytes:
+    def cut(self, known: Remembered) -> tuple[list[bool], list[bytes]] | None:
+        """Which items to parse (not known) and the identities of the known ones, or None when
+        `known` says nothing about this body (another frame) or two known items share an identity."""
+        if known.frame != self.frame_digest():
+            return None
+        digests = self.item_digests()
+        keep = [digest not in known.items for digest in digests]
+        identities = [known.items[digest] for digest, new in zip(digests, keep) if not new]
+        if len(set(identities)) != len(identities):
+            return None
+        return keep, identities
+
+    def rebuild(self, keep: list[bool] | None = None, trimmed: bool = True) -> bytes:
         """The body for feedparser: the frame and the kept items, without the elements
-        nobody reads (monitor/parse/trim.py)."""
-        parts = [trim_header(self.frame[0])]
+        nobody reads (monitor/parse/trim.py) unless `trimmed` is false."""
+        parts = [trim_header(self.frame[0]) if trimmed else self.frame[0]]
         for index, (item, frame) in enumerate(zip(self.items, self.frame[1:], strict=True)):
             if keep is None or keep[index]:
-                parts.append(trim_item(item))
+                parts.append(trim_item(item) if trimmed else item)
             parts.append(frame)
         return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """What is kept of a parsed body for the next one: the encoding feedparser read it with,
+    its frame's digest, and each item's digest with the digest of its identity."""
+
+    encoding: str
+    frame: bytes
+    items: dict[bytes, bytes]  # item digest -> identity digest
+
+    def to_bytes(self, order: list[bytes]) -> bytes:
+        encoding = self.encoding.encode("ascii", "replace")[:255]
+        return (bytes([FORMAT, len(encoding)]) + encoding + self.frame
+                + b"".join(digest + self.items[digest] for digest in order))
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None) -> Remembered | None:
+        """None for nothing kept, or for what an older version kept (digests only)."""
+        if not data or len(data) < 2 or data[0] != FORMAT:
+            return None
+        start = 2 + data[1]
+        encoding, frame, rest = data[2:start].decode("ascii", "replace"), data[start:start + DIGEST_SIZE], data[start + DIGEST_SIZE:]
+        step = DIGEST_SIZE + IDENTITY_SIZE
+        if len(frame) != DIGEST_SIZE or len(rest) % step:
+            return None
+        return cls(encoding, frame, {rest[i:i + DIGEST_SIZE]: rest[i + DIGEST_SIZE:i + step] for i in range(0, len(rest), step)})
+
+
+def feedparser_encoding(body: bytes, headers: dict[str, str]) -> str:
+    """The encoding feedparser reads `body` with ("" if none), decided on the whole body."""
+    return _converted(body, headers)[0]
+
+
+def _converted(body: bytes, headers: dict[str, str]) -> tuple[str, bytes]:
+    probe: dict = {}
+    data = convert_to_utf8(headers, body, probe)
+    return probe.get("encoding") or "", data
+
+
+def feedparser_view(body: bytes, headers: dict[str, str]) -> tuple[str, bool]:
+    """(the encoding feedparser reads `body` with, "" if none; whether its strict parser
+    would read it): feedparser's own encoding choice and DOCTYPE handling, then expat with
+    namespaces (what its strict SAX parser runs on), with no Python callbacks (~0.2 ms for
+    18 KB, against ~10 ms for feedparser)."""
+    encoding, data = _converted(body, headers)
+    if not encoding:
+        return "", False
+    _version, data, _entities = replace_doctype(data)
+    try:
+        xml.parsers.expat.ParserCreate(namespace_separator=" ").Parse(data, True)
+    except xml.parsers.expat.ExpatError:
+        return encoding, False
+    return encoding, True
 
 
 def split_items(body: bytes) -> SplitFeed | None:
@@ -85,6 +175,8 @@ def split_items(body: bytes) -> SplitFeed | None:
         name = token.group(2)
         if name is None:
             continue  # CDATA or comment
+        if name not in _ITEM_NAMES:
+            return None  # <Item>, <a:entry>: feedparser may read an entry there
         if token.group(1):  # a closing tag
             if open_at is None or name != open_name:
                 return None
@@ -107,3 +199,12 @@ def split_items(body: bytes) -> SplitFeed | None:
 
 def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=DIGEST_SIZE).digest()
+
+
+def _identity(identity: str) -> bytes:
+    return hashlib.blake2b(identity.encode("utf-8", "surrogatepass"), digest_size=IDENTITY_SIZE).digest()
+
+
+def identity_digests(identities: list[str | None]) -> list[bytes] | None:
+    """One short digest per entry identity (monitor/parse/feed.py); None when one has none."""
+    return None if None in identities else [_identity(i) for i in identities]

@@ -16,6 +16,8 @@ import re
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+from feedparser.exceptions import UndeclaredNamespace
+from xml.sax import SAXException
 
 from monitor.parse import delta
 from monitor.parse.canonical import canonical_url
@@ -60,36 +62,87 @@ def parse_feed(
     """Parse one fetched body; never raises for bad input.
 
     `known_digests` (the last body's `ParsedFeed.digests`): parse only the items
-    that are not in it (monitor/parse/delta.py); the result then holds only those.
+    that are not in it (monitor/parse/delta.py) when that gives exactly what a full
+    parse would; the result then holds only those.
     """
     if _looks_like_json(body, headers):
         return _parse_json_feed(body, feed_id, feed_name)
     split = delta.split_items(body)
-    digests = split.digests() if split else None
-    cut = split.without_known(known_digests) if split else None
-    if cut is not None:
-        reduced, known_items = cut
-        if known_items == len(split.items):  # nothing new: only the frame, for its hints
-            return _frame_only(reduced, headers, digests, known_items)
-        result = _parse_xml(reduced, headers, feed_id, feed_name, base_url)
-        if not result.error:
-            return replace(result, digests=digests, known_items=known_items, entry_count=result.entry_count + known_items)
-        # The new items alone gave nothing usable: judge the whole body instead.
-    result = _parse_xml(split.rebuild() if split else body, headers, feed_id, feed_name, base_url)
-    return replace(result, digests=digests) if not result.error else result
+    if split is None:
+        return _parse_xml(body, headers, feed_id, feed_name, base_url)
+    known = delta.Remembered.from_bytes(known_digests)
+    if known is not None and delta.feedparser_encoding(body, headers) == known.encoding:
+        fast = _delta_parse(split, known, known.encoding, headers, feed_id, feed_name, base_url)
+        if fast is not None:
+            return fast
+    encoding, strict = delta.feedparser_view(body, headers)
+    return _full_parse(split, body, encoding, strict, headers, feed_id, feed_name, base_url)
 
 
-def _frame_only(frame: bytes, headers: dict[str, str], digests: bytes, known_items: int) -> ParsedFeed:
-    """No new item: the channel alone (a few elements) still gives its title and ttl hints."""
-    parsed = _feedparser(frame, headers)
-    channel = {} if isinstance(parsed, ParsedFeed) else parsed.get("feed", {})
-    return ParsedFeed(
-        title=one_line(html_to_text(channel.get("title", ""))),
-        min_interval_hint=_interval_hint(channel),
-        entry_count=known_items,
-        digests=digests,
-        known_items=known_items,
-    )
+def _full_parse(split: delta.SplitFeed, body: bytes, encoding: str, strict: bool, headers: dict[str, str],
+                feed_id: int, feed_name: str, base_url: str) -> ParsedFeed:
+    """The whole body, without its unread elements when feedparser then reads it the same
+    way (same encoding, strict parser); remembered for the next delta when it parsed strictly."""
+    parsed = _feedparser(split.rebuild(), headers) if strict else None
+    if parsed is None or isinstance(parsed, ParsedFeed) or parsed.get("encoding") != encoding or _loose(parsed):
+        parsed = _feedparser(body, headers)
+    if isinstance(parsed, ParsedFeed):
+        return parsed
+    result = _from_feedparser(parsed, feed_id, feed_name, base_url)
+    entries = parsed.get("entries", [])
+    if result.error or not strict or len(entries) != len(split.items):
+        return result
+    return replace(result, digests=split.remembered(encoding, _identities(entries, base_url)))
+
+
+def _delta_parse(split: delta.SplitFeed, known: delta.Remembered, encoding: str, headers: dict[str, str],
+                 feed_id: int, feed_name: str, base_url: str) -> ParsedFeed | None:
+    """Only the items `known` does not hold, or None wherever that might differ from a full parse."""
+    cut = split.cut(known)
+    if cut is None:
+        return None
+    keep, known_identities = cut
+    # The known items parsed strictly with this frame and encoding; with the new ones as they
+    # came, the whole body does too.
+    if delta.feedparser_view(split.rebuild(keep, trimmed=False), headers) != (encoding, True):
+        return None
+    parsed = _feedparser(split.rebuild(keep), headers)
+    if isinstance(parsed, ParsedFeed) or parsed.get("encoding") != encoding or _loose(parsed):
+        return None
+    entries = parsed.get("entries", [])
+    new_identities = _identities(entries, base_url)
+    if len(entries) != keep.count(True) or new_identities is None:
+        return None
+    digests = split.remembered(encoding, _in_order(keep, new_identities, known_identities))
+    if digests is None:  # a new item repeats another's identity: keyed together by a full parse
+        return None
+    counts = dict(digests=digests, known_items=keep.count(False), entry_count=len(keep))
+    if not entries:  # nothing new: the channel alone still gives its title and ttl hints
+        return ParsedFeed(**_channel_fields(parsed), **counts)
+    result = _from_feedparser(parsed, feed_id, feed_name, base_url)
+    return None if result.error else replace(result, **counts)
+
+
+def _in_order(keep: list[bool], new: list[bytes], known: list[bytes]) -> list[bytes]:
+    """Identities in body order, from the parsed new items and the known ones."""
+    new_items, known_items = iter(new), iter(known)
+    return [next(new_items) if fresh else next(known_items) for fresh in keep]
+
+
+def _identities(entries: list, base_url: str) -> list[bytes] | None:
+    """Each entry's identity as `_keyed_articles` keys it (guid, else link), as digests;
+    None when an entry has neither (keyed by its text, which a skipped item's is not known)."""
+    identities = []
+    for entry in entries:
+        guid = (entry.get("id") or "").strip()
+        link = _entry_link(entry.get("link") or "", base_url)
+        identities.append(f"guid:{guid}" if guid else f"url:{canonical_url(link)}" if link else None)
+    return delta.identity_digests(identities)
+
+
+def _loose(parsed) -> bool:
+    """Did feedparser fall back to its loose parser (no encoding, or the strict one failed)?"""
+    return not parsed.get("encoding") or isinstance(parsed.get("bozo_exception"), (SAXException, UndeclaredNamespace))
 
 
 def _parse_xml(body: bytes, headers: dict[str, str], feed_id: int, feed_name: str, base_url: str) -> ParsedFeed:
@@ -114,11 +167,22 @@ def _feedparser(body: bytes, headers: dict[str, str]):
         return ParsedFeed(error=f"feed parser failed: {type(error).__name__}: {error}")
 
 
+def _bozo_warnings(parsed) -> list[str]:
+    if not parsed.get("bozo"):
+        return []
+    return [f"malformed feed, recovered what could be read: {_describe_bozo(parsed.get('bozo_exception'))}"]
+
+
+def _channel_fields(parsed) -> dict:
+    """The feed-level fields of a parse with no entries (a delta parse of the frame alone)."""
+    channel = parsed.get("feed", {})
+    warnings = _bozo_warnings(parsed)
+    return dict(title=one_line(html_to_text(channel.get("title", ""))), min_interval_hint=_interval_hint(channel),
+                warning="; ".join(warnings) or None, version=parsed.get("version", ""), warnings=tuple(warnings))
+
+
 def _from_feedparser(parsed, feed_id: int, feed_name: str, base_url: str) -> ParsedFeed:
-    warnings: list[str] = []
-    if parsed.get("bozo"):
-        exception = parsed.get("bozo_exception")
-        warnings.append(f"malformed feed, recovered what could be read: {_describe_bozo(exception)}")
+    warnings = _bozo_warnings(parsed)
     raw_entries = parsed.get("entries", [])
     articles = _articles_from_entries(raw_entries, feed_id, feed_name, base_url, warnings)
     if not articles:

@@ -170,4 +170,7 @@ def test_a_changed_feed_stores_its_item_digests_and_only_the_new_item_is_new(tmp
     url = server.route("/grows", lambda r: Response(200, versions[min(next(calls), 1)], {"Content-Type": "application/rss+xml"}))
     feed, summary, count, _ = Poller(tmp_path).poll(url, times=2)
     assert summary.success and summary.new_articles == 1 and count == 3
-    assert feed.item_digests is not None and len(feed.item_digests) == 8 * (1 + 3)
+    from monitor.parse.delta import Remembered
+
+    remembered = Remembered.from_bytes(feed.item_digests)  # frame + one per item, with the encoding
+    assert remembered is not None and len(remembered.items) == 3 and remembered.encoding == "utf-8"
