@@ -87,7 +87,7 @@ def run(
                 "Ctrl-C to stop", style="dim"
             )
             await monitor.run_forever(stop)
-            stderr.print("minerals-monitor: stopped cleanly", style="dim")
+            stderr.print(f"minerals-monitor: {monitor.stop_message()}", style="dim", markup=False)
             return 0
 
     raise typer.Exit(asyncio.run(main()))
