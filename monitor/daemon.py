@@ -29,7 +29,7 @@ from monitor.faults import FaultLog
 from monitor.fetch.pool import FetchPool
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
-from monitor.writer import WriteThread
+from monitor.writer import Unstored, WriteThread
 from storage import RunLock, articles, feeds, open_database, transaction
 from storage import stories as storage_stories
 from storage import titles as storage_titles
@@ -84,6 +84,7 @@ class Monitor:
         self.scheduler: AsyncIOScheduler | None = None  # while run_forever runs
         self.faults = FaultLog(log)
         self._stopping: asyncio.Event | None = None  # set by run_forever's stop
+        self.unstored = Unstored()  # what the last stop left unwritten (a database locked by another process)
 
     async def __aenter__(self) -> Monitor:
         try:
@@ -288,7 +289,21 @@ class Monitor:
             scheduler.shutdown(wait=False)  # cancels in-flight polls; each poll's writes are all or nothing
             await asyncio.sleep(0)  # let the cancelled polls unwind before the database closes
             self.dispatcher.stop()  # an in-flight send finishes and is recorded
-            await dispatching
+            await self._stop_dispatcher(dispatching)
+            if self.writer is not None:  # what was handed over is stored, unless the database takes no writes
+                self.unstored = await asyncio.to_thread(self.writer.close)  # told by stop_message()
+
+    async def _stop_dispatcher(self, dispatching: asyncio.Task) -> None:
+        """Wait for the dispatcher's in-flight send and its record; when the write thread is
+        stuck on a lock another process holds, give up its waiting writes (stop in seconds)."""
+        while not (await asyncio.wait({dispatching}, timeout=0.2))[0]:
+            if self.writer is not None and self.writer.stalled():
+                self.writer.abandon()
+        await dispatching
+
+    def stop_message(self) -> str:
+        """The last line of a daemon run: "stopped cleanly", or what a stop left unstored."""
+        return f"stopped; {self.unstored.describe()}" if self.unstored else "stopped cleanly"
 
     async def _write(self, work: Callable[[sqlite_utils.Database], T], what: str = "database upkeep") -> T | None:
         """Database upkeep goes to the write thread, so the loop never waits for the write lock.

@@ -89,7 +89,7 @@ def run(
             )
             async with _web_console(monitor, config):
                 await monitor.run_forever(stop)
-            stderr.print("minerals-monitor: stopped cleanly", style="dim")
+            stderr.print(f"minerals-monitor: {monitor.stop_message()}", style="dim", markup=False)
             return 0
 
     raise typer.Exit(asyncio.run(main()))

@@ -127,3 +127,43 @@ def test_a_read_only_database_file_is_a_storage_error_naming_it(tmp_path):
     with pytest.raises(DatabaseReadOnlyError, match=f"database {path}: read-only"):
         with transaction(db):
             db.execute("INSERT INTO mutes (rule_id, until, created_at) VALUES ('a', 'b', 'c')")
+
+
+def test_sigterm_while_another_process_holds_the_write_lock_stops_in_seconds_and_says_what_was_left(tmp_path):
+    publisher = Publisher("wire", 12, 0.25, seed=15, matching_ratio=0.5)
+    receiver = RecordingReceiver().up()
+    with FeedHost() as host:
+        config = write_config(tmp_path, [host.serve("/wire.xml", publisher.body)], webhook_url=receiver.url)
+        db = tmp_path / "monitor.db"
+        daemon = Daemon(config, tmp_path)
+        holder = None
+        try:
+            daemon.start()
+            assert wait_until(lambda: len(receiver.snapshot()) >= 1, timeout=30), daemon.current_stderr()
+            holder = sqlite3.connect(db, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")  # another process (a script, sqlite3) holds the write lock
+            polls = host.hits["/wire.xml"]
+            assert wait_until(lambda: host.hits["/wire.xml"] > polls, timeout=30)  # a poll waits to be stored
+            time.sleep(1)
+            started = time.monotonic()
+            code = daemon.stop(timeout=30)  # it took 81 s: each queued batch waited the 30 s busy timeout
+            took = time.monotonic() - started
+            holder.execute("ROLLBACK")
+            last = daemon.current_stderr().strip().splitlines()[-1]
+            assert code == 0 and took < 15, (code, took, last)
+            assert "poll(s)" in last and "left queued, not stored" in last, last
+            assert f"database {db} was locked by another process" in last, last
+            # Nothing is lost: once the lock is free, a new start stores and sends everything.
+            daemon.start()
+            expected = sum(item.matching for item in publisher.items)
+            assert wait_until(lambda: publisher.all_published() and scalar(
+                db, "SELECT count(*) FROM deliveries WHERE status = 'sent'") == expected, timeout=40)
+            assert daemon.stop() == 0
+        finally:
+            if holder is not None:
+                holder.close()
+            daemon.ensure_dead()
+            receiver.down()
+    assert not [flood for flood in FLOODS if flood in daemon.stderr_text()], daemon.stderr_text()[-3000:]
+    assert {r.event["data"]["id"] for r in receiver.snapshot()} == set(
+        row[0] for row in query(db, "SELECT idempotency_key FROM deliveries"))
