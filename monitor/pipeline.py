@@ -46,6 +46,7 @@ from monitor.writer import WriteThread
 from rules import parse_duration as parse_rule_duration  # the parser that validated the rule
 from rules.types import Document
 from storage import articles, deliveries, feeds, hits, savepoint, transaction
+from storage.db import is_file_fault
 from storage import stories as storage_stories
 from storage import titles as storage_titles
 from storage.types import Article, Feed, Hit, IngestResult, MatchedTerm, PollRecord
@@ -231,7 +232,8 @@ class Pipeline:
                     with savepoint(db):
                         outcomes.append(self._store_one(db, write))
                 except Exception as error:  # this poll's problem; the others of the batch still commit
-                    if not db.conn.in_transaction:  # SQLite rolled back everything (disk full, I/O): fail the batch
+                    # SQLite rolled back everything, or the file itself failed (disk full, I/O): fail the batch
+                    if not db.conn.in_transaction or is_file_fault(error):
                         raise
                     log.exception("storing the poll of feed %s failed", write.feed_id)
                     outcomes.append(error)

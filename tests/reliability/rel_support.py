@@ -508,3 +508,30 @@ def scalar(path: Path, sql: str, params: tuple = (), default=0):
     """The first column of the first row, or `default` (no database or table yet)."""
     rows = query(path, sql, params)
     return rows[0][0] if rows else default
+
+
+# --- a small file system of its own, for disk-full and read-only faults ----------------
+
+
+@contextmanager
+def small_filesystem(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `folder` (unmounted after), so a full disk or a read-only
+    file system is the real thing (ENOSPC, EROFS from the kernel) without touching the
+    machine's disk. Mounting needs root (CAP_SYS_ADMIN): without it the test is skipped,
+    saying why."""
+    import pytest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs for a real disk-full/read-only test: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def remount(folder: Path, options: str) -> None:
+    """Change a small_filesystem's options: "size=64m" (room again), "ro" (read-only)."""
+    subprocess.run(["mount", "-o", f"remount,{options}", str(folder)], check=True, capture_output=True)
