@@ -15,15 +15,24 @@ transaction, each inside its own SAVEPOINT (a poll that fails rolls back alone).
 Every poll is still all-or-nothing; a commit (an fsync-free WAL append with
 synchronous=NORMAL, but still a write of every dirty page) is paid once per batch,
 not once per poll.
+
+Why stopping gives up: while another process holds the write lock, each batch waits
+SQLite's busy timeout (30 s) before it fails, and a stop that stored everything queued
+took 81 s. Closing stores what was handed over as long as batches keep completing; after
+STOP_GRACE_SECONDS without one, the writes still waiting are failed and counted
+(`Unstored`), so the daemon stops within seconds and says what was left. Nothing is half
+written: a waiting batch is stuck in BEGIN IMMEDIATE, before its first write.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import itertools
+import logging
+import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +42,7 @@ import sqlite_utils
 
 from storage import open_database
 from storage.checkpoint import disable_auto_checkpoint
+from storage.exceptions import DatabaseLockedError, StorageError
 
 log = logging.getLogger("minerals_monitor.writer")
 
@@ -44,6 +54,28 @@ Result = TypeVar("Result")
 BatchHandler = Callable[[sqlite_utils.Database, list[Any]], list[Any]]
 
 MAX_BATCH = 32  # polls per transaction: bounds how long the write lock is held at once
+STOP_GRACE_SECONDS = 5.0  # closing gives up after this long without a batch completing
+
+
+@dataclass(frozen=True)
+class Unstored:
+    """What a stop left unwritten because the database took no writes (locked by another process)."""
+
+    polls: int = 0
+    other_writes: int = 0  # alert records, upkeep
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.polls or self.other_writes)
+
+    def describe(self) -> str:
+        parts = [f"{self.polls} poll(s)"] if self.polls else []
+        if self.other_writes:
+            parts.append(f"{self.other_writes} alert record(s) or upkeep write(s)")
+        return (
+            f"{' and '.join(parts)} left queued, not stored ({self.reason}); the polls are fetched again on "
+            "the next start, and an alert whose record was lost may be sent again with the same webhook-id"
+        )
 
 
 @dataclass
@@ -63,7 +95,8 @@ class WriteThread:
 
     `await submit(handler, item)` returns that item's result. Consecutive jobs for
     the same handler are handed over together (at most `max_batch`).
-    `close()` stores what was already submitted, then stops the thread.
+    `close()` stores what was already submitted, then stops the thread; it gives up on
+    what is left when the database takes no writes for STOP_GRACE_SECONDS.
     """
 
     def __init__(self, path: str | Path, *, max_batch: int = MAX_BATCH):
@@ -76,6 +109,11 @@ class WriteThread:
         self._sequence = itertools.count()
         self._held: _Job | None = None  # a job of another handler, taken while filling a batch
         self._closed = False
+        self._path = path
+        self._current: list[_Job] = []  # the batch being stored
+        self._completed = 0  # batches stored (or failed): progress, as seen by close()
+        self._abandoned: Unstored | None = None
+        self._batch_started_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="minerals-writer", daemon=True)
         self._thread.start()
 
@@ -103,20 +141,68 @@ class WriteThread:
     def _take(self, block: bool = True) -> object:
         return self._queue.get(block)[2]
 
-    def close(self) -> None:
+    def close(self, grace: float = STOP_GRACE_SECONDS) -> Unstored:
+        """Store what was already submitted, then stop the thread. Gives up when no batch
+        completes for `grace` seconds (the database is locked): returns what was left."""
         if self._closed:
-            return
+            return self._abandoned or Unstored()
         self._closed = True
         self._put(LAST, _STOP)
-        self._thread.join()
+        seen, progress_at = self._completed, time.monotonic()
+        while self._thread.is_alive():
+            self._thread.join(0.1)
+            if self._completed != seen:
+                seen, progress_at = self._completed, time.monotonic()
+            elif time.monotonic() - progress_at >= grace:
+                return self.abandon()
         self.db.close()
+        return Unstored()
+
+    def stalled(self, grace: float = STOP_GRACE_SECONDS) -> bool:
+        """Work is waiting and no batch completed for `grace` seconds (checked while stopping)."""
+        return bool(self._current) and time.monotonic() - self._batch_started_at >= grace
+
+    def abandon(self) -> Unstored:
+        """Fail every write still waiting (the batch stuck on the lock and the queue), so their
+        callers return; the thread is left to die with the process (its connection stays open:
+        it is in the middle of a call)."""
+        if self._abandoned is not None:
+            return self._abandoned
+        self._closed = True
+        waiting = list(self._current)  # a cancelled poll is not stored either: counted too
+        if self._held is not None and self._held is not _STOP:
+            waiting.append(self._held)
+        while True:
+            try:
+                job = self._take(block=False)
+            except queue.Empty:
+                break
+            if job is not _STOP:
+                waiting.append(job)
+        self._put(LAST, _STOP)  # should the lock come free, the thread stops after its batch
+        reason = f"database {os.path.abspath(self._path)} was locked by another process"
+        error = DatabaseLockedError(f"{reason}; stopping without storing this write")
+        polls = sum(1 for job in waiting if getattr(job.handler, "__name__", "") == "store_polls")
+        self._abandoned = Unstored(polls=polls, other_writes=len(waiting) - polls, reason=reason)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any]]] = {}
+        for job in waiting:
+            by_loop.setdefault(job.loop, []).append((job, error))
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                pass
+        return self._abandoned
 
     def _run(self) -> None:
-        while True:
+        while self._abandoned is None:
             batch = self._next_batch()
             if batch is None:
                 return
+            self._current, self._batch_started_at = batch, time.monotonic()
             self._handle(batch)
+            self._current = []
+            self._completed += 1
 
     def _next_batch(self) -> list[_Job] | None:
         first = self._held if self._held is not None else self._take()
@@ -140,7 +226,8 @@ class WriteThread:
         try:
             results = batch[0].handler(self.db, [job.item for job in batch])
         except BaseException as error:  # the whole transaction failed: every item gets the error
-            log.exception("write batch of %d failed", len(batch))
+            if not isinstance(error, StorageError):  # a fault of the file is told by the callers, once
+                log.exception("write batch of %d failed", len(batch))
             results = [error] * len(batch)
         settled = list(zip(batch, results, strict=True))
         try:  # one wake-up of the loop per batch, not one per poll

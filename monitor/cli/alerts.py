@@ -20,8 +20,11 @@ def alert_json(alert: Alert) -> dict:
     return {
         "id": d.id,
         "channel": d.channel,
-        "rule": alert.hit.rule_id,
+        "rule": alert.hit.rule_id,  # the notification's highest-severity rule
+        "rules": list(alert.rule_ids),  # every rule it carries (issue 14: one notification per story)
         "severity": alert.hit.severity,
+        "story_id": d.story_id,
+        "update": d.is_update,
         "url": alert.article.url or alert.article.link,
         "title": alert.article.title,
         "status": d.status,
@@ -59,7 +62,8 @@ def list_alerts(
         detail = d.last_error or ""
         if d.status in ("pending", "failed") and d.next_attempt_at:
             detail = f"next try {ago(d.next_attempt_at, now)}" + (f"\n{detail}" if detail else "")
-        table.add_row(str(d.id), d.channel, d.status, str(d.attempts), alert.hit.rule_id, alert.article.title,
+        rules = alert.hit.rule_id + (f" +{len(alert.rule_ids) - 1}" if len(alert.rule_ids) > 1 else "")
+        table.add_row(str(d.id), d.channel, d.status, str(d.attempts), rules, alert.article.title,
                       detail, style=styles.get(d.status))
     stdout.print(table)
 

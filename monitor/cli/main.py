@@ -89,7 +89,7 @@ def run(
             )
             async with _web_console(monitor, config):
                 await monitor.run_forever(stop)
-            stderr.print("minerals-monitor: stopped cleanly", style="dim")
+            stderr.print(f"minerals-monitor: {monitor.stop_message()}", style="dim", markup=False)
             return 0
 
     raise typer.Exit(asyncio.run(main()))
@@ -138,8 +138,9 @@ def serve(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        announce = lambda url: stderr.print(f"minerals-monitor: web console at {url} over {config.storage_path}; "
-                                            "Ctrl-C to stop", markup=False)
+        def announce(url: str) -> None:
+            stderr.print(f"minerals-monitor: web console at {url} over {config.storage_path}; Ctrl-C to stop", markup=False)
+
         await serve_alone(config, address, stop, announce)
 
     asyncio.run(main())
