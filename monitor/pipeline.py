@@ -294,8 +294,7 @@ class Pipeline:
             if sig is None:
                 grouped.append(article)
                 continue
-            found = {c for key in sig.band_keys for c in by_key.get(key, ())}
-            story_id = stories.best_story(sig, list(found), settings.threshold)
+            story_id = stories.best_story(sig, stories.candidates_of(sig.band_keys, by_key), settings.threshold)
             if story_id is not None and story_id != article.story_id:
                 storage_stories.join_story(db, article.id, story_id)
                 article = replace(article, story_id=story_id)

@@ -29,6 +29,25 @@ def similarity(a: np.ndarray, b_bytes: bytes) -> float:
     return float(np.count_nonzero(a == b)) / NUM_PERM
 
 
+# A band key whose holders belong to this many different stories is boilerplate (a footer
+# every item of a wire carries, a price-report template), not the mark of one story: on
+# templated wire copy, candidates found through such keys merged half of the different
+# reports (bench/bench_stories.py --corpus boilerplate). A reprint shares all of its
+# article's bands, the story's own ones too, so it is still found through those.
+BOILERPLATE_STORIES = 3
+
+
+def candidates_of(band_keys: tuple[int, ...], holders_by_key: dict[int, list[tuple[int, int, bytes]]]) -> list[tuple[int, int, bytes]]:
+    """The (article id, story id, signature) found under the article's band keys, but for the
+    keys whose holders belong to BOILERPLATE_STORIES or more stories."""
+    found: set[tuple[int, int, bytes]] = set()
+    for key in band_keys:
+        holders = holders_by_key.get(key, ())
+        if len({story_id for _, story_id, _ in holders}) < BOILERPLATE_STORIES:
+            found.update(holders)
+    return list(found)
+
+
 def best_story(sig: StorySignature, candidates: list[tuple[int, int, bytes]], threshold: float) -> int | None:
     """The story of the most similar candidate at or above the threshold (oldest story on ties)."""
     best: tuple[float, int] | None = None
