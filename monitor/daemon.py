@@ -35,6 +35,8 @@ from storage.checkpoint import BackgroundCheckpointer, disable_auto_checkpoint
 log = logging.getLogger("minerals_monitor")
 
 T = TypeVar("T")
+OnPoll = Callable[[PollSummary], None]
+OnScheduledPoll = Callable[[PollSummary, "datetime | None"], None]
 
 RULES_RELOAD_SECONDS = 5
 FTS_INDEX_SECONDS = 10
@@ -142,12 +144,13 @@ class Monitor:
                                 spec.url, spec.interval_seconds, int(floor))
                 feeds.upsert_feed(self.db, spec, self.now())
 
-    async def poll_all(self, in_order: bool = False) -> list[PollSummary]:
+    async def poll_all(self, in_order: bool = False, on_poll: OnPoll | None = None) -> list[PollSummary]:
         """Poll every active feed once, concurrently (bounded by the fetcher's pool);
-        `in_order` polls one after another in feed order (the demo: same output every run)."""
+        `in_order` polls one after another in feed order (the demo: same output every run).
+        `on_poll(summary)` hears of each poll as it ends (the CLI's progress and Ctrl-C report)."""
         active = feeds.active_feed_ids(self.db)
         if in_order:
-            return [await self._poll_logged(feed_id) for feed_id in active]
+            return [await self._poll_logged(feed_id, on_poll) for feed_id in active]
         # A bounded set of pollers, not one task per feed: 10,000 tasks waiting for a slot
         # cost memory and scheduling for nothing.
         summaries: list[PollSummary | None] = [None] * len(active)
@@ -155,13 +158,15 @@ class Monitor:
 
         async def poller() -> None:
             for index, feed_id in work:
-                summaries[index] = await self._poll_logged(feed_id)
+                summaries[index] = await self._poll_logged(feed_id, on_poll)
 
         await asyncio.gather(*(poller() for _ in range(min(len(active), self.pipeline.max_in_flight))))
         return summaries  # type: ignore[return-value]
 
-    async def run_once(self, send_digests: bool = False, in_order: bool = False) -> list[PollSummary]:
-        summaries = await self.poll_all(in_order)
+    async def run_once(
+        self, send_digests: bool = False, in_order: bool = False, on_poll: OnPoll | None = None
+    ) -> list[PollSummary]:
+        summaries = await self.poll_all(in_order, on_poll)
         await self.dispatcher.drain()
         await self._index_for_search()
         if send_digests:
@@ -177,15 +182,19 @@ class Monitor:
         names.update(rule.digest for rule in self.rules.current.ruleset.rules if rule.digest)
         return names
 
-    async def _poll_logged(self, feed_id: int) -> PollSummary:
+    async def _poll_logged(self, feed_id: int, on_poll: OnPoll | None = None) -> PollSummary:
         try:
-            return await self.pipeline.poll_feed(feed_id)
+            summary = await self.pipeline.poll_feed(feed_id)
         except Exception:
             log.exception("poll of feed %s failed unexpectedly", feed_id)
             raise
+        if on_poll is not None:
+            on_poll(summary)
+        return summary
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        """Poll on schedule and deliver until `stop` is set; then stop cleanly."""
+    async def run_forever(self, stop: asyncio.Event, on_poll: OnScheduledPoll | None = None) -> None:
+        """Poll on schedule and deliver until `stop` is set; then stop cleanly.
+        `on_poll(summary, next_poll_at)` replaces the per-feed warning log (the CLI's console)."""
         scheduler = AsyncIOScheduler(timezone=UTC)
 
         async def poll_job(feed_id: int) -> None:
@@ -196,8 +205,11 @@ class Monitor:
                 # which stores it whole before the database closes.
                 log.debug("poll of feed %s cancelled by shutdown", feed_id)
                 return
-            schedule.move_next_run(scheduler, feed_id, feeds.get_feed(self.db, feed_id).next_poll_at)
-            if summary.error and not summary.skipped:
+            next_poll_at = feeds.get_feed(self.db, feed_id).next_poll_at
+            schedule.move_next_run(scheduler, feed_id, next_poll_at)
+            if on_poll is not None:
+                on_poll(summary, next_poll_at)
+            elif summary.error and not summary.skipped:
                 log.warning("feed %s (%s): %s", summary.feed_name, summary.url, summary.error)
 
         active = feeds.active_feeds(self.db)

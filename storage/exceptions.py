@@ -11,5 +11,13 @@ class DatabaseLockedError(StorageError):
     """Another process holds the database (or its run lock) too long."""
 
 
+class DatabaseMissingError(StorageError):
+    """A command that only reads found no database file (it never creates one)."""
+
+
+class SearchSyntaxError(StorageError):
+    """A full-text query that SQLite FTS5 refuses: the user's input, not the database, is at fault."""
+
+
 class SchemaTooNewError(StorageError):
     """The database was written by a newer version of the monitor."""

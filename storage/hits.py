@@ -99,3 +99,8 @@ def hits_for_rule_ids(db: sqlite_utils.Database, since: datetime | None) -> dict
     for rule_id, article_id in rows:
         result.setdefault(rule_id, set()).add(article_id)
     return result
+
+
+def stored_rule_ids(db: sqlite_utils.Database) -> set[str]:
+    """Every rule id that has hits (a rule since removed from the rules files included)."""
+    return {row[0] for row in db.execute("SELECT DISTINCT rule_id FROM hits")}  # index hits_rule_story

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import sqlite_utils
 
-from storage.timefmt import to_db
+from storage.timefmt import from_db, to_db
+from storage.types import StorySummary
 
 
 def add_signatures(db: sqlite_utils.Database, signed: list[tuple[int, bytes, list[int]]], now: datetime) -> None:
@@ -95,3 +96,34 @@ def prune_bands(db: sqlite_utils.Database, before: datetime) -> int:
     if oldest_kept is None:
         return db.execute("DELETE FROM article_bands").rowcount
     return db.execute("DELETE FROM article_bands WHERE article_id < ?", [oldest_kept]).rowcount
+
+
+def list_stories(db: sqlite_utils.Database, since: datetime, min_articles: int = 2, limit: int = 50) -> list[StorySummary]:
+    """Stories that gained an article since `since` and have at least `min_articles`, newest
+    first; title and link are the story's first article's (its id is the story id)."""
+    rows = db.execute(
+        """
+        WITH recent AS (  -- index articles_first_seen
+            SELECT story_id, max(first_seen_at) AS last_seen FROM articles
+            WHERE first_seen_at >= ? AND story_id IS NOT NULL GROUP BY story_id
+        ), sized AS (  -- index articles_story
+            SELECT story_id, last_seen, (SELECT count(*) FROM articles m WHERE m.story_id = recent.story_id) AS size
+            FROM recent
+        )
+        SELECT s.story_id, s.size, first.first_seen_at, s.last_seen,
+               coalesce(first.title, ''), coalesce(first.url, first.link, ''),
+               (SELECT group_concat(name, char(31)) FROM (
+                    SELECT DISTINCT f.name FROM articles m JOIN feeds f ON f.id = m.feed_id WHERE m.story_id = s.story_id)),
+               (SELECT count(*) FROM articles m JOIN hits h ON h.article_id = m.id WHERE m.story_id = s.story_id)
+        FROM sized s LEFT JOIN articles first ON first.id = s.story_id
+        WHERE s.size >= ? ORDER BY s.last_seen DESC, s.story_id DESC LIMIT ?
+        """,
+        [to_db(since), min_articles, limit],
+    ).fetchall()
+    return [
+        StorySummary(
+            story_id=row[0], articles=row[1], first_seen_at=from_db(row[2]), last_seen_at=from_db(row[3]),
+            title=row[4], url=row[5], feeds=tuple(sorted((row[6] or "").split("\x1f"))) if row[6] else (), hits=row[7],
+        )
+        for row in rows
+    ]

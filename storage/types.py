@@ -37,7 +37,7 @@ class Feed:
     body_hash: str | None = None
     full_text: bool = False
     articles_stored: int = 0
-    new_per_day: float = 0.0
+    new_per_day: float | None = 0.0  # None: less than a day of history
     adaptive_interval_seconds: int | None = None
     adaptive: bool = True
     item_digests: bytes | None = None  # of the last parsed body (monitor/parse/delta.py)
@@ -192,3 +192,17 @@ class HitListing:
     hit: Hit
     article: Article
     story_size: int = 1
+
+
+@dataclass(frozen=True)
+class StorySummary:
+    """One story for `stories list`: its first article and how widely it was carried."""
+
+    story_id: int
+    articles: int
+    first_seen_at: datetime | None
+    last_seen_at: datetime
+    title: str
+    url: str
+    feeds: tuple[str, ...] = ()
+    hits: int = 0
