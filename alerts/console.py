@@ -13,7 +13,8 @@ def format_alert_line(alert: Alert) -> str:
     hit, article = alert.hit, alert.article
     terms = ", ".join(dict.fromkeys(term.text for term in hit.terms))
     matched = f" (matched: {terms})" if terms else ""
-    others = f" +{len(alert.also_reported_by)} more outlets" if alert.also_reported_by else ""
+    outlets = len(alert.also_reported_by)
+    others = f" +{outlets} more {'outlet' if outlets == 1 else 'outlets'}" if outlets else ""
     link = article.url or article.link  # canonical: tracking parameters dropped
     return f"[{hit.severity.upper()}] {hit.rule_id}: {article.title} <{link}>{matched}{others}"
 

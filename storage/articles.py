@@ -5,14 +5,16 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.db import transaction
 from storage.exceptions import SearchSyntaxError
 from storage.fts import fts_query
 from storage.timefmt import from_db, to_db
 from storage.types import Article, IngestResult
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 _ARTICLE_COLUMNS = (
     "a.id, a.feed_id, a.url, a.link, a.guid, a.title, a.summary, a.content, a.published_at, "

@@ -7,18 +7,37 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from storage.exceptions import DatabaseLockedError, DatabaseMissingError, SchemaTooNewError, StorageError
 from storage.schema import SCHEMA_VERSION, migrate
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # Readers (CLI commands) wait this long for a writer instead of failing with
 # "database is locked"; writers keep transactions short, so this is generous.
 BUSY_TIMEOUT_MS = 30_000
 
 
-def open_database(path: str | Path, *, read_only: bool = False, create: bool = True) -> sqlite_utils.Database:
+class ReadOnlyDatabase:
+    """What the storage functions use of a `sqlite_utils.Database` (`execute`, `conn`,
+    `close`), for read-only connections: sqlite_utils (and numpy, which it imports when
+    installed) cost a reading command ~0.17 s of its start (docs/design.md, "A fast CLI")."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_database(
+    path: str | Path, *, read_only: bool = False, create: bool = True
+) -> sqlite_utils.Database | ReadOnlyDatabase:
     """Open the monitor's database and migrate it; create it (and its folder) if `create`.
 
     `read_only`: for commands that only look; never creates or changes anything, and a
@@ -58,7 +77,7 @@ def open_database(path: str | Path, *, read_only: bool = False, create: bool = T
     return _connect(str(path), path, read_only=False)
 
 
-def _connect(target: str, path: Path, *, read_only: bool) -> sqlite_utils.Database:
+def _connect(target: str, path: Path, *, read_only: bool) -> sqlite_utils.Database | ReadOnlyDatabase:
     try:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (see transaction()).
         conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
@@ -66,7 +85,9 @@ def _connect(target: str, path: Path, *, read_only: bool) -> sqlite_utils.Databa
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if read_only:
             _schema_version_of(conn)  # reads the header: a file that is not SQLite fails here
-            return sqlite_utils.Database(conn)
+            return ReadOnlyDatabase(conn)
+        import sqlite_utils
+
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across process crashes
         conn.execute("PRAGMA foreign_keys = ON")
@@ -86,7 +107,7 @@ def _schema_version_of(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
-def _schema_version(db: sqlite_utils.Database, path: Path) -> int:
+def _schema_version(db: ReadOnlyDatabase, path: Path) -> int:
     version = _schema_version_of(db.conn)
     if version > SCHEMA_VERSION:
         db.close()

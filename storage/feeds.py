@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.timefmt import from_db, to_db
 from storage.types import Feed, FeedSpec, PollRecord
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 _FEED_COLUMNS = (
     "id, url, name, interval_seconds, etag, last_modified, http_status, error, warning, "

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.articles import _ARTICLE_COLUMNS, _article
 from storage.timefmt import from_db, to_db
 from storage.types import Hit, HitListing, MatchedTerm
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 
 def _terms_to_json(terms: tuple[MatchedTerm, ...]) -> str:
@@ -104,3 +106,7 @@ def hits_for_rule_ids(db: sqlite_utils.Database, since: datetime | None) -> dict
 def stored_rule_ids(db: sqlite_utils.Database) -> set[str]:
     """Every rule id that has hits (a rule since removed from the rules files included)."""
     return {row[0] for row in db.execute("SELECT DISTINCT rule_id FROM hits")}  # index hits_rule_story
+
+
+def count_hits_since(db: sqlite_utils.Database, since: datetime) -> int:
+    return db.execute("SELECT count(*) FROM hits WHERE created_at >= ?", [to_db(since)]).fetchone()[0]  # hits_created

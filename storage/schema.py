@@ -6,10 +6,12 @@ Each index says which query it serves. Never edit a released migration: add one.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.exceptions import SchemaTooNewError
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 
 def _v1(db: sqlite_utils.Database) -> None:

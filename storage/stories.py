@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import heapq
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.timefmt import from_db, to_db
 from storage.types import StorySummary
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 
 def add_signatures(db: sqlite_utils.Database, signed: list[tuple[int, bytes, list[int]]], now: datetime) -> None:

@@ -115,8 +115,10 @@ def state(ctx: typer.Context) -> CliState:
     return root.obj
 
 
-# Piped output (no terminal) would default to 80 columns and fold every URL; give tables room.
-stdout = Console(soft_wrap=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+# Piped output (no terminal) would default to 80 columns and fold every URL; give tables room
+# (COLUMNS, when set, still decides).
+stdout = Console(soft_wrap=False, highlight=False,
+                 width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line: never wrapped
 
 

@@ -37,6 +37,20 @@ def hit_json(listing: HitListing) -> dict:
     }
 
 
+TERMS_SHOWN = 12
+
+
+def matched_terms(terms, limit: int = TERMS_SHOWN) -> str:
+    """The distinct matched words (case-insensitive, in order of appearance), at most `limit`,
+    then "+N more": a cut list always says it was cut."""
+    first_spelling: dict[str, str] = {}
+    for term in terms:
+        first_spelling.setdefault(term.text.casefold(), term.text)
+    distinct = list(first_spelling.values())
+    shown = ", ".join(distinct[:limit])
+    return shown + (f", +{len(distinct) - limit} more" if len(distinct) > limit else "")
+
+
 @app.command("list")
 def list_hits(
     ctx: typer.Context,
@@ -64,7 +78,7 @@ def list_hits(
     for column in ("when", "severity", "rule", "title", "matched", "article", "story", "feed"):
         table.add_column(column, overflow="fold", justify="right" if column == "article" else "left")
     for row in rows:
-        terms = ", ".join(dict.fromkeys(t.text for t in row.hit.terms))
+        terms = matched_terms(row.hit.terms, limit=len(row.hit.terms))
         story = f"{row.article.story_id}" + (f" ({row.story_size} outlets)" if row.story_size > 1 else "")
         table.add_row(
             ago(row.hit.created_at, now), row.hit.severity, literal(row.hit.rule_id),

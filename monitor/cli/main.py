@@ -116,7 +116,7 @@ def init(
         stdout.print(f"wrote {path}", markup=False)
     program = program_name()
     stdout.print(f"next: cd {shlex.quote(str(directory))} && {program} rules check rules/*.yaml && {program} run --once",
-                 markup=False)
+                 markup=False, soft_wrap=True)  # one line to copy, never folded
 
 
 # Options of the root command: given after a command name, click only says "No such option".

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from monitor.cli.context import EXIT_INTERRUPTED, EXIT_PROBLEMS, ago, plural, print_json, program_name, progress_bar, stderr
-from monitor.cli.run_report import alert_counts, once_json, once_totals, print_once_report
+from monitor.cli.run_report import AlertCounts, OnceTotals, alert_counts, once_json, once_totals, print_once_report
 from monitor.cli.safe_text import VisibleStream, visible
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ def run_once(config: Config, *, send_digests: bool, as_json: bool, every_feed: b
     from storage import feeds
 
     done: list[PollSummary] = []
+    started = datetime.now(UTC)
 
     async def cycle() -> int:
         # With --json, standard output is the JSON document: console alerts go to stderr.
@@ -46,30 +47,68 @@ def run_once(config: Config, *, send_digests: bool, as_json: bool, every_feed: b
                 except asyncio.CancelledError:
                     asyncio.current_task().uncancel()
                     interrupted, summaries = True, list(done)
-            # Counted before the Monitor closes; what was handed to the write thread is stored then.
             alerts = alert_counts(monitor.dispatcher)
-            if as_json:
-                print_json(once_json(summaries, once_totals(summaries, alerts), interrupted=interrupted,
-                                     pending=total - len(summaries)))
-            elif not interrupted:
-                print_once_report(summaries, monitor, every_feed=every_feed)
-        if interrupted:
-            if not as_json:
-                _print_interrupted(summaries, total, alerts)
-            return EXIT_INTERRUPTED
-        return 0 if any(s.success for s in summaries) else EXIT_PROBLEMS
+            if not interrupted:
+                if as_json:
+                    print_json(once_json(summaries, once_totals(summaries, alerts)))
+                else:
+                    print_once_report(summaries, monitor, every_feed=every_feed)
+                return 0 if any(s.success for s in summaries) else EXIT_PROBLEMS
+        # Interrupted: counted from the database once the monitor has closed, as polls on their
+        # way to the write thread when Ctrl-C came were stored then, with no summary back.
+        stored = stored_since(config, started)
+        if as_json:
+            print_json(once_json(summaries, stored_totals(stored, alerts), interrupted=True,
+                                 pending=total - stored.feeds))
+        else:
+            _print_interrupted(stored, total, alerts)
+        return EXIT_INTERRUPTED
 
     return asyncio.run(cycle())
 
 
-def _print_interrupted(summaries: list[PollSummary], total: int, alerts) -> None:
-    totals = once_totals(summaries, alerts)
+def stored_since(config: Config, started: datetime) -> StoredSince:
+    from storage import open_database
+    from storage.articles import count_articles_since
+    from storage.feeds import active_feeds
+    from storage.hits import count_hits_since
+
+    db = open_database(config.storage_path, read_only=True)
+    try:
+        polled = [f for f in active_feeds(db) if f.last_polled_at and f.last_polled_at >= started]
+        return StoredSince(
+            feeds=len(polled),
+            succeeded=sum(1 for f in polled if f.last_success_at and f.last_success_at >= started),
+            new_articles=count_articles_since(db, started),
+            hits=count_hits_since(db, started),
+        )
+    finally:
+        db.close()
+
+
+@dataclass(frozen=True)
+class StoredSince:
+    """What an interrupted `run --once` stored, read back from the database."""
+
+    feeds: int
+    succeeded: int
+    new_articles: int
+    hits: int
+
+
+def stored_totals(stored: StoredSince, alerts: AlertCounts) -> OnceTotals:
+    return OnceTotals(feeds=stored.feeds, succeeded=stored.succeeded, new_articles=stored.new_articles,
+                      updated_articles=0, hits=stored.hits, alerts=alerts)
+
+
+def _print_interrupted(stored: StoredSince, total: int, alerts: AlertCounts) -> None:
     stderr.print(
-        f"interrupted: {totals.feeds:,} of {plural(total, 'feed')} polled and stored "
-        f"({totals.succeeded:,} ok, {totals.failed:,} failed; {plural(totals.new_articles, 'new article')}, "
-        f"{plural(totals.hits, 'hit')}); {total - totals.feeds:,} not polled yet; "
-        f"alerts sent {alerts.sent:,}, the others wait in the outbox; `{program_name()} run --once` "
-        "polls the rest and sends them",
+        f"interrupted: {stored.feeds:,} of {plural(total, 'feed')} polled and stored "
+        f"({stored.succeeded:,} ok, {stored.feeds - stored.succeeded:,} failed; "
+        f"{plural(stored.new_articles, 'new article')}, {plural(stored.hits, 'hit')}); "
+        f"{total - stored.feeds:,} not polled yet; "
+        f"alerts sent {alerts.sent:,}, the others wait in the outbox; "
+        f"`{program_name()} run --once` polls the rest and sends them",
         markup=False,
     )
 
@@ -130,6 +169,7 @@ class PollWatch:
     feeds: dict[int, datetime | None]  # feed id -> next poll due
     in_outage: Callable[[], bool] = lambda: False  # the pipeline's outage detector
     write: Callable[[str, str], None] | None = None  # (line, style); default: stderr
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
     _first_round: set[int] = field(default_factory=set)
     _reachable: int = 0
     _failed: int = 0
@@ -166,7 +206,7 @@ class PollWatch:
         if summary.feed_id in self._first_round:
             self._first_round.discard(summary.feed_id)
             if not self._first_round:
-                self._say(self.round_summary(datetime.now(UTC)), "dim")
+                self._say(self.round_summary(self.now()), "dim")
 
     def round_summary(self, now: datetime) -> str:
         polled = self._reachable + self._failed

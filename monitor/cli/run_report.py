@@ -130,5 +130,5 @@ def print_once_report(summaries: list[PollSummary], monitor, *, every_feed: bool
         stdout.print(table)
     if len(rows) > len(shown):
         stdout.print(f"… and {len(rows) - len(shown):,} more; `run --once --verbose` lists every feed, "
-                     "`feeds list --failing` the failing ones", markup=False, style="dim")
-    stdout.print(summary_line(once_totals(summaries, alert_counts(monitor.dispatcher))), markup=False)
+                     "`feeds list --failing` the failing ones", markup=False, style="dim", soft_wrap=True)
+    stdout.print(summary_line(once_totals(summaries, alert_counts(monitor.dispatcher))), markup=False, soft_wrap=True)

@@ -9,9 +9,7 @@ import yaml
 
 from monitor.config import bundled_rules_pack
 from rules import Document, compile_rules, load_rules
-from tests.conftest import DATA, REPO
-
-SEED = REPO.parent / "shared" / "seed" / "pakistan-us-critical-minerals-mou.txt"
+from tests.conftest import DATA, SEED
 
 
 def load_pack():
@@ -44,8 +42,6 @@ def test_pack_is_valid_and_every_example_passes():
 
 
 def test_seed_story_fires_ussm_antimony_and_balochistan():
-    if not SEED.exists():
-        pytest.skip(f"seed story not found at {SEED}")
     text = SEED.read_text(encoding="utf-8")
     title, _, body = text.partition("\n")
     _, matcher = load_pack()
