@@ -81,6 +81,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from feedserver import FeedServerProcess, control, feed_url  # noqa: E402
+from needs import require  # noqa: E402
 
 PHASES = ("cold", "warm", "steady")
 CHANGE_FRACTION = 0.1
@@ -630,9 +631,20 @@ def ratios(results: list[dict]) -> tuple[str, list[str]]:
                 if result["contender"] == "naive":
                     continue
                 if f["status_200"] != expected_200 or f.get("errors"):
-                    lines.append(f"- WARNING {result['contender']} {phase}: {f['status_200']} answers 200 "
-                                 f"(expected {expected_200}), {f.get('errors', 0)} errors {f.get('first_error') or ''}")
+                    # A poll that failed is fast: its time must not count as a result.
+                    problem = (f"{result['contender']} {n:,} feeds {phase}: {f['status_200']} answers 200 "
+                               f"(expected {expected_200}), {f.get('errors', 0)} errors {f.get('first_error') or ''}")
+                    lines.append(f"- WARNING {problem}")
+                    missed.append(problem.strip())
     return "\n".join(lines), missed
+
+
+def run_problems(results: list[dict], failed: list[str]) -> list[str]:
+    """What makes the run a failure whatever the ratios say: crashed contenders, an empty table."""
+    problems = [f"{label} crashed or timed out (its error is printed above)" for label in failed]
+    if not results:
+        problems.append("no contender produced a result: the table is empty")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -671,11 +683,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         return worker_main(args)
 
+    require("psutil", *(() if args.only_ours else ("reader", "sgmllib")), script="bench_poll.py")
     counts = args.feeds or ([1000] if args.quick else [1000, 10000])
     args.deadline = time.time() + args.budget if args.budget else 0.0
     reader_workers = args.reader_workers or ([20] if args.quick else [10, 20])
     started = time.monotonic()
     results: list[dict] = []
+    failed: list[str] = []  # contenders that crashed or gave up: the run fails
     best_w: int | None = None
     for n in counts:
         with FeedServerProcess(n, latency=args.latency, seed=args.seed) as server:
@@ -683,10 +697,14 @@ def main(argv: list[str] | None = None) -> int:
             ours = run_worker("ours", server.base, n, args, timeout=args.timeout)
             if ours:
                 results.append(ours)
+            else:
+                failed.append(f"ours on {n:,} feeds")
             for spec in args.experiment or []:
                 variant = run_worker("ours", server.base, n, args, timeout=args.timeout, experiment=spec)
                 if variant:
                     results.append(variant)
+                else:
+                    failed.append(f"ours+{spec} on {n:,} feeds")
             if args.only_ours:
                 continue
             ws = reader_workers
@@ -700,6 +718,8 @@ def main(argv: list[str] | None = None) -> int:
                 peer = run_worker("reader", server.base, n, args, workers=w, timeout=900)
                 if peer:
                     group.append(peer)
+                else:
+                    failed.append(f"reader W={w} on {n:,} feeds")
             results.extend(group)
             if group and best_w is None:
                 best_w = min(group, key=lambda r: sum(f["wall"] for f in r["phases"].values()) / len(r["phases"]))["concurrency"]
@@ -713,9 +733,12 @@ def main(argv: list[str] | None = None) -> int:
             naive = run_worker("naive", server.base, n, args, timeout=300)
             if naive:
                 results.append(naive)
+            else:
+                failed.append(f"naive on {n:,} feeds")
 
     text_table = table(results, args.latency)
     text_ratios, missed = ratios(results)
+    missed = run_problems(results, failed) + missed
     took = time.monotonic() - started
     print()
     print(text_table)

@@ -31,6 +31,8 @@ class RuleBacktest:
     lost: int
     precision: float | None = None
     recall: float | None = None
+    gained_ids: frozenset[int] = frozenset()  # articles the candidate matches and the live rule did not
+    lost_ids: frozenset[int] = frozenset()
 
     def as_json(self) -> dict:
         return {
@@ -87,7 +89,8 @@ def backtest_rules(
         precision = recall = None
         if labels is not None:
             precision, recall = _precision_recall(rule.id, found, urls, labels)
-        report.append(RuleBacktest(rule.id, len(found), len(before), len(found - before), len(before - found), precision, recall))
+        report.append(RuleBacktest(rule.id, len(found), len(before), len(found - before), len(before - found), precision, recall,
+                                   frozenset(found - before), frozenset(before - found)))
     return BacktestReport(articles=total, rules=report)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from monitor.durations import parse_duration
 from monitor.exceptions import ConfigError
+from monitor.webconfig import DEFAULT_LISTEN, WebConfig, parse_listen, parse_web
 from storage.types import FeedSpec
 
 DEFAULT_DB = "minerals-monitor.db"
@@ -94,6 +95,7 @@ class Config:
     source: Path | None = None  # None: embedded defaults
     rules_globs: tuple[str, ...] = ()
     stories: StoriesConfig = field(default_factory=StoriesConfig)
+    web: WebConfig = field(default_factory=WebConfig)  # the console (monitor/webconfig.py)
 
 
 def bundled_rules_pack() -> Path:
@@ -123,6 +125,7 @@ def default_config(storage_path: Path | None = None) -> Config:
         rules_files=(bundled_rules_pack(),),
         alerts=AlertsConfig(),
         channels={"console": ChannelConfig("console", "console")},
+        web=WebConfig(listen=parse_listen(DEFAULT_LISTEN)),  # `make run` serves the console on 127.0.0.1
     )
 
 
@@ -152,7 +155,7 @@ def parse_config(data: dict[str, Any], path: Path, environ: dict[str, str]) -> C
     base = path.parent
     problems: list[str] = []
     data = _substitute_env(data, environ, where, "", problems)
-    _unknown_keys(data, {"storage", "polling", "feeds", "rules", "alerts", "channels", "stories"}, where, "", problems)
+    _unknown_keys(data, {"storage", "polling", "feeds", "rules", "alerts", "channels", "stories", "web"}, where, "", problems)
 
     storage = _table(data, "storage", where, problems)
     _unknown_keys(storage, {"path"}, where, "storage.", problems)
@@ -183,6 +186,7 @@ def parse_config(data: dict[str, Any], path: Path, environ: dict[str, str]) -> C
     alerts = _alerts(_table(data, "alerts", where, problems), channels, where, problems)
 
     stories = _stories(_table(data, "stories", where, problems), where, problems)
+    web = parse_web(_table(data, "web", where, problems), where, problems)
 
     if problems:
         raise ConfigError(problems)
@@ -196,6 +200,7 @@ def parse_config(data: dict[str, Any], path: Path, environ: dict[str, str]) -> C
         channels=channels,
         source=path,
         rules_globs=rules_globs,
+        web=web,
     )
 
 

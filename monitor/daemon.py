@@ -8,6 +8,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack
@@ -76,16 +77,27 @@ class Monitor:
         self.take_lock = take_lock
         self.now = now
         self._stack = AsyncExitStack()
+        # Told of every poll with its duration (the web console's /metrics counts them).
+        self.poll_observers: list[Callable[[PollSummary, float], None]] = []
+        self.scheduler: AsyncIOScheduler | None = None  # while run_forever runs
 
     async def __aenter__(self) -> Monitor:
+        try:
+            return await self._start()
+        except BaseException:
+            await self._stack.aclose()  # what was started before the failure is stopped again
+            raise
+
+    async def _start(self) -> Monitor:
         config = self.config
+        # Rules first: a bad or empty rules set stops the start before anything is opened or polled.
+        self.rules = RulesHolder(config.rules_files, known_channels=set(config.channels))
         if self.take_lock:
             self._stack.enter_context(RunLock(config.storage_path))
         self.db = open_database(config.storage_path)
         self._stack.callback(self.db.close)
         disable_auto_checkpoint(self.db)  # checkpoints run in a thread, not in a commit on the loop
         self._stack.enter_context(BackgroundCheckpointer(config.storage_path))
-        self.rules = RulesHolder(config.rules_files, known_channels=set(config.channels))
         self.sync_feeds()
         self.channels = build_channels(config.channels, self.console_stream)
         for channel in self.channels.values():
@@ -183,19 +195,27 @@ class Monitor:
         return names
 
     async def _poll_logged(self, feed_id: int, on_poll: OnPoll | None = None) -> PollSummary:
+        started = time.monotonic()
         try:
             summary = await self.pipeline.poll_feed(feed_id)
         except Exception:
             log.exception("poll of feed %s failed unexpectedly", feed_id)
             raise
+        for observe in self.poll_observers:
+            observe(summary, time.monotonic() - started)
         if on_poll is not None:
             on_poll(summary)
         return summary
 
+    @property
+    def scheduling(self) -> bool:
+        """The scheduler is running (readiness)."""
+        return self.scheduler is not None and self.scheduler.running
+
     async def run_forever(self, stop: asyncio.Event, on_poll: OnScheduledPoll | None = None) -> None:
         """Poll on schedule and deliver until `stop` is set; then stop cleanly.
         `on_poll(summary, next_poll_at)` replaces the per-feed warning log (the CLI's console)."""
-        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler = self.scheduler = AsyncIOScheduler(timezone=UTC)
 
         async def poll_job(feed_id: int) -> None:
             try:

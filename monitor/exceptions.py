@@ -18,11 +18,20 @@ class MonitorError(Exception):
 class ConfigError(MonitorError):
     """The config file is unusable; `problems` has one line per problem."""
 
+    kind = "config error"  # how the CLI labels each problem line
+
     def __init__(self, problems: list[str]):
         # One problem, one line, even when a key or value in the file holds a line break.
         problems = [p.replace("\r", "\\r").replace("\n", "\\n") for p in problems]
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class RulesFileError(ConfigError):
+    """The rules files have problems when the monitor starts: it does not start on a bad or
+    empty set (it would store articles matched against no rules). One FILE:LINE:COL line each."""
+
+    kind = "rules error"
 
 
 class FetchError(MonitorError):

@@ -1,11 +1,18 @@
-"""Rules from files on disk: load, compile, and hot-reload keeping the last good set."""
+"""Rules from files on disk: load, compile, and hot-reload keeping the last good set.
+
+A rules file that is empty or broken never means "no rules": at start the monitor refuses
+to run (RulesFileError, exit 2), and a reload that fails or finds no rules keeps the last
+good set. So no article is ever stored without having been matched against a good set.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from monitor.exceptions import RulesFileError
 from rules import Matcher, RuleSet, compile_rules, load_rules
 from rules.types import Problem, Rule, SourceLocation
 
@@ -42,7 +49,31 @@ def load_rule_set(
     """Read and validate rules files; unreadable files are problems like any other."""
     sources, unreadable = read_sources(files)
     ruleset = load_rules(sources, known_channels=known_channels, known_feeds=known_feeds)
-    return replace(ruleset, problems=tuple(unreadable) + ruleset.problems) if unreadable else ruleset
+    extra = tuple(unreadable) + ruleset_less_files(sources, ruleset)
+    return replace(ruleset, problems=extra + ruleset.problems) if extra else ruleset
+
+
+_ONLY_COMMENTS = re.compile(r"\A(?:\s*(?:#[^\n]*)?\n?)*\Z")
+
+
+def ruleset_less_files(sources: list[tuple[str, str]], ruleset: RuleSet) -> tuple[Problem, ...]:
+    """A FILE:1:1 problem for each file that defines no rule and has no problem of its own.
+
+    `load_rules` accepts an empty file (it is text, not a file on disk); a rules file
+    on disk that is empty is a mistake or a file caught half-written, and taken as
+    "no rules" it would let every article through unmatched."""
+    with_rules = {rule.location.file for rule in ruleset.rules if rule.location}
+    with_problems = {problem.location.file for problem in ruleset.problems}
+    found = []
+    for name, text in sources:
+        if name in with_rules or name in with_problems:
+            continue
+        if _ONLY_COMMENTS.match(text):
+            reason = "the file is empty: a rules file must define at least one rule"
+        else:
+            reason = "the file defines no rules (its 'rules:' list is missing or empty)"
+        found.append(Problem(SourceLocation(name, 1, 1), reason))
+    return tuple(found)
 
 
 def load_rule_files(
@@ -55,43 +86,53 @@ def load_rule_files(
 
 
 class RulesHolder:
-    """The live rules of a running monitor. A bad edit never replaces the last good rules."""
+    """The live rules of a running monitor. A bad edit never replaces the last good rules.
+
+    Raises RulesFileError when the files have any problem at start (the monitor does not
+    start on a bad or empty set)."""
 
     def __init__(self, files: tuple[Path, ...], known_channels: set[str] | None = None):
         self.files = files
         self.known_channels = known_channels
-        self.current = load_rule_files(files, known_channels)
         self._stamps = self._file_stamps()
-        for problem in self.current.ruleset.problems:
-            log.warning("rules: %s", problem)
+        self.current = load_rule_files(files, known_channels)
+        problems = list(self.current.ruleset.problems)
+        if not problems and not self.current.ruleset.rules:
+            problems.append(f"{', '.join(str(f) for f in files) or '[rules] files'}: no rules to match articles against")
+        if problems:
+            raise RulesFileError([str(problem) for problem in problems])
+        for warning in self.current.ruleset.warnings:
+            log.warning("rules: %s", warning)
 
     def _file_stamps(self) -> tuple:
         stamps = []
         for path in self.files:
             try:
                 stat = path.stat()
-                stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+                stamps.append((str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size))
             except OSError:
-                stamps.append((str(path), None, None))
+                stamps.append((str(path), None, None, None))
         return tuple(stamps)
 
     def reload_if_changed(self) -> bool:
-        """Reload when a file changed; keep the old rules if the new files have any problem."""
+        """Reload when a file changed; keep the old rules if the new files have any problem
+        or no rules at all (a file caught mid-write is often empty)."""
         stamps = self._file_stamps()
         if stamps == self._stamps:
             return False
+        candidate = load_rule_files(self.files, self.known_channels)
+        if self._file_stamps() != stamps:
+            return False  # changed while we read it: a write in progress; look again next time
         self._stamps = stamps
-        try:
-            candidate = load_rule_files(self.files, self.known_channels)
-        except OSError as error:
-            log.error("rules not reloaded, keeping the last good rules: cannot read %s", error)
-            return False
-        if candidate.ruleset.problems:
+        problems = [str(p) for p in candidate.ruleset.problems]
+        if not problems and not candidate.ruleset.rules:
+            problems.append("no rules at all")
+        if problems:
             log.error(
                 "rules not reloaded, keeping the last good rules (%d rules); %d problem(s):\n%s",
                 len(self.current.ruleset.rules),
-                len(candidate.ruleset.problems),
-                "\n".join(str(p) for p in candidate.ruleset.problems),
+                len(problems),
+                "\n".join(problems),
             )
             return False
         self.current = candidate

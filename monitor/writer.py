@@ -92,6 +92,11 @@ class WriteThread:
         goes before the polls waiting to be stored."""
         return await self.submit(_call_each, work, urgent=urgent)
 
+    @property
+    def queue_depth(self) -> int:
+        """Jobs waiting for the thread (the web console's /metrics)."""
+        return self._queue.qsize()
+
     def _put(self, priority: int, job: object) -> None:
         self._queue.put((priority, next(self._sequence), job))
 

@@ -23,6 +23,7 @@ on each side. So the i-th span and the i-th position describe the i-th hit.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .match import Matcher
 
 _value = itemgetter(1)
+_WORD_RUN = re.compile(r"[^ ]+")
 _first = itemgetter(0)
 _second = itemgetter(1)
 
@@ -129,7 +131,14 @@ class FieldText:
         found = self._capitals.get(key)
         if found is None:
             has_lowercase = self.norm.has_lowercase
-            found = [not has_lowercase(start, key_end) for start, key_end, _ in self.spans(key, spec)]
+            if spec.pattern is None:  # one word: its span holds nothing else
+                found = [not has_lowercase(start, key_end) for start, key_end, _ in self.spans(key, spec)]
+            else:  # a phrase: only its words count, not what stands between them ("USSM's FWO")
+                words = self.words
+                found = [
+                    not any(has_lowercase(m.start(), m.end()) for m in _WORD_RUN.finditer(words, start, key_end))
+                    for start, key_end, _ in self.spans(key, spec)
+                ]
             self._capitals[key] = found
         return found
 

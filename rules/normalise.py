@@ -13,7 +13,13 @@ spelling of it an outlet prints:
    - non-breaking and other odd spaces -> " ",
    - soft hyphens and zero-width characters are removed,
    - a few letters with no decomposition are transliterated (ł, ø, æ, œ, ...),
+   - Arabic-script letters are read as Urdu spells them, tatweel and hamza seats
+     dropped, every digit read as an ASCII digit (rules/script_folds.py; the table
+     with the reason for each mapping is in docs/urdu.md),
+   - a character of a script written without spaces (Chinese, kana, Thai, ...)
+     becomes a word of its own, padded with spaces,
    - any other punctuation or symbol (€, •, ©) -> " " (it only separates words).
+   Then a run of yehs (a folded hamza seat beside a yeh) is one yeh.
    Folding character by character (rather than NFKC of the whole string) is
    what keeps the offset map exact; after accent stripping the results agree.
 3. ASCII is lower-cased.
@@ -39,8 +45,11 @@ import html
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+
+from .script_folds import ARABIC_SCRIPT, YEH, YEH_RUN, is_unspaced
 
 __all__ = ["NormalisedText", "normalise", "fold_char", "word_view", "tokenise"]
 
@@ -64,6 +73,7 @@ _SPECIAL: dict[str, str] = {
     # "..." would change the length of very common text; one "." separates as well.
     "\u2026": ".",
     **_TRANSLITERATED,
+    **ARABIC_SCRIPT,
 }
 
 _ASCII_BYTES = bytes(range(128))
@@ -97,7 +107,12 @@ def fold_char(char: str) -> str:
             category = unicodedata.category(ch)
             if category in ("Mn", "Me"):
                 continue  # accents and other combining marks
-            out.append(ch if category[0] in "LNM" else " ")
+            if category[0] not in "LNM":
+                out.append(" ")
+            elif is_unspaced(ch):
+                out.append(f" {ch} ")  # no spaces between words in this script: each character is one
+            else:
+                out.append(ch)
         folded = "".join(out)
     if len(_fold_cache) < _FOLD_CACHE_MAX:
         _fold_cache[char] = folded
@@ -214,28 +229,47 @@ def normalise(text: str) -> NormalisedText:
         current, edits = _fold_non_ascii(current)
         if edits is not None:
             stages.append(edits)
+        if YEH + YEH in current:  # a hamza seat beside a yeh: one yeh (script_folds.YEH_RUN)
+            current, edits = _rewrite(current, ((m.start(), m.end(), YEH) for m in YEH_RUN.finditer(current)))
+            stages.append(edits)
     return NormalisedText(text, current, tuple(stages))
 
 
 def _decode_entities(text: str) -> tuple[str, _Edits | None]:
-    pieces: list[str] = []
-    edits = _Edits()
-    last = 0
-    out_pos = 0
+    replacements = list(_entity_replacements(text))
+    if not replacements:
+        return text, None
+    return _rewrite(text, replacements)
+
+
+def _entity_replacements(text: str) -> Iterator[tuple[int, int, str]]:
     for m in _CHARREF.finditer(text):
         raw = m.group()
         decoded = html.unescape(raw)
         if decoded == raw:
             continue
-        start = m.start()
+        # A named reference without ";" ("&copy/USSM/gold") decodes its longest known
+        # prefix and leaves the rest as it was: only that prefix is one replaced chunk,
+        # so the words after it keep their own offsets (and their capitals check).
+        kept = 0
+        while kept < len(decoded) and kept < len(raw) - 2 and raw[-1 - kept] == decoded[-1 - kept]:
+            kept += 1
+        yield m.start(), m.end() - kept, decoded[: len(decoded) - kept]
+
+
+def _rewrite(text: str, replacements: Iterable[tuple[int, int, str]]) -> tuple[str, _Edits]:
+    """`text` with each (start, end, new text) replaced, in order, and the edits made."""
+    pieces: list[str] = []
+    edits = _Edits()
+    last = 0
+    out_pos = 0
+    for start, end, new in replacements:
         pieces.append(text[last:start])
         out_pos += start - last
-        pieces.append(decoded)
-        edits.add(out_pos, out_pos + len(decoded), start, m.end())
-        out_pos += len(decoded)
-        last = m.end()
-    if not pieces:
-        return text, None
+        pieces.append(new)
+        edits.add(out_pos, out_pos + len(new), start, end)
+        out_pos += len(new)
+        last = end
     pieces.append(text[last:])
     return "".join(pieces), edits
 

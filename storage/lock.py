@@ -48,3 +48,25 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def running_pid(database_path: str | Path) -> int | None:
+    """The pid of the live process that holds the run lock on this database, else None.
+
+    Reads the pid the holder wrote; never takes the lock (a starting daemon must not find
+    it held by someone only looking).
+    """
+    try:
+        text = Path(f"{database_path}.lock").read_text(errors="replace").strip()
+    except OSError:
+        return None
+    if not text.isdigit():
+        return None
+    pid = int(text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, another user's
+        return pid
+    return pid

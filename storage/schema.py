@@ -172,7 +172,20 @@ def _v2(db: sqlite_utils.Database) -> None:
         db.execute("PRAGMA user_version = 2")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """hits(story_id, created_at): the console's stories (storage/console.py)."""
+    from storage.db import transaction
+
+    with transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 3:
+            return
+        # serves: the web console's stories, newest hit first (GROUP BY story_id walks this index),
+        # and a story's hits and notifications (storage/console.py)
+        db.execute("CREATE INDEX hits_story_created ON hits(story_id, created_at)")
+        db.execute("PRAGMA user_version = 3")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -193,16 +193,3 @@ class HitListing:
     article: Article
     story_size: int = 1
 
-
-@dataclass(frozen=True)
-class StorySummary:
-    """One story for `stories list`: its first article and how widely it was carried."""
-
-    story_id: int
-    articles: int
-    first_seen_at: datetime | None
-    last_seen_at: datetime
-    title: str
-    url: str
-    feeds: tuple[str, ...] = ()
-    hits: int = 0

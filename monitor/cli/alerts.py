@@ -3,57 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from monitor.cli.context import (
-    EXIT_PROBLEMS, EXIT_USAGE, ago, did_you_mean, iso, plural, print_json, program_name, state, stderr, stdout,
+    EXIT_PROBLEMS, EXIT_USAGE, ago, did_you_mean, plural, print_json, program_name, state, stderr, stdout,
 )
 from monitor.cli.safe_text import literal
+from monitor.jsonshapes import delivery_json as alert_json  # shared with the web API
+from monitor.jsonshapes import not_sent_reason
 from storage.types import DELIVERY_STATUSES as STATUSES
 
-if TYPE_CHECKING:
-    from storage.types import Alert
-
 app = typer.Typer(help="See and manage alert deliveries (the outbox).", no_args_is_help=True)
-
-
-def not_sent_reason(alert: Alert) -> str | None:
-    """Why a delivery was not (or not yet) sent, in words; None when it was sent or is due."""
-    from monitor.durations import format_duration
-
-    d, article = alert.delivery, alert.article
-    if d.status == "skipped":
-        if article.published_at and article.first_seen_at:
-            age = format_duration((article.first_seen_at - article.published_at).total_seconds())
-            return f"old news: published {age} before it was first seen (over [alerts] skip_older_than)"
-        return "old news when first seen (over [alerts] skip_older_than)"
-    if d.status == "muted":
-        return f"the rule was muted (`alerts unmute {alert.hit.rule_id}` for new hits)"
-    if d.status == "digest":
-        return f"waits for the {d.digest or 'next'} digest"
-    return None
-
-
-def alert_json(alert: Alert) -> dict:
-    d = alert.delivery
-    return {
-        "id": d.id,
-        "channel": d.channel,
-        "rule": alert.hit.rule_id,
-        "severity": alert.hit.severity,
-        "url": alert.article.url or alert.article.link,
-        "title": alert.article.title,
-        "status": d.status,
-        "attempts": d.attempts,
-        "last_error": d.last_error,
-        "reason": not_sent_reason(alert),
-        "next_attempt_at": iso(d.next_attempt_at) if d.status in ("pending", "failed") else None,
-        "created_at": iso(d.created_at),
-        "sent_at": iso(d.sent_at),
-        "webhook_id": d.idempotency_key,
-    }
 
 
 @app.command("list")

@@ -4,40 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from monitor.cli.context import EXIT_PROBLEMS, ago, iso, plural, print_json, state, stderr, stdout
+from monitor.cli.context import EXIT_PROBLEMS, ago, plural, print_json, state, stderr, stdout
 from monitor.cli.safe_text import literal, visible
 
-if TYPE_CHECKING:
-    from storage.types import Feed
+from monitor.jsonshapes import feed_json  # shared with the web API
 
 app = typer.Typer(help="List, add and remove feeds; see which are failing.", no_args_is_help=True)
 
 NAME_WIDTH = 40
-
-
-def feed_json(feed: Feed) -> dict:
-    return {
-        "id": feed.id,
-        "name": feed.name,
-        "url": feed.url,
-        "http_status": feed.http_status,
-        "error": feed.error,
-        "warning": feed.warning,
-        "consecutive_failures": feed.consecutive_failures,
-        "failing": feed.failing,
-        "disabled_reason": feed.disabled_reason,
-        "last_polled_at": iso(feed.last_polled_at),
-        "last_success_at": iso(feed.last_success_at),
-        "next_poll_at": iso(feed.next_poll_at),
-        "articles_stored": feed.articles_stored,
-        "new_per_day": feed.new_per_day,  # null until the feed has a day of history
-        "etag": feed.etag,
-        "last_modified": feed.last_modified,
-    }
 
 
 def http_url(url: str, param_hint: str = "URL") -> str:

@@ -9,9 +9,10 @@ import typer
 
 from monitor.cli.context import ago, did_you_mean, iso, plural, print_json, since_option, state, stderr, stdout
 from monitor.cli.safe_text import literal, titled_link
+from monitor.jsonshapes import article_json  # shared with the web API
 
 if TYPE_CHECKING:
-    from storage.types import Article, HitListing
+    from storage.types import HitListing
 
 app = typer.Typer(help="List and search stored hits and articles.", no_args_is_help=True)
 
@@ -63,12 +64,13 @@ def list_hits(
     from rich.table import Table
 
     from storage import hits
+    from storage.console import rule_ids_with_hits
 
     moment = since_option(since)
     db = state(ctx).database()
     rows = hits.list_hits(db, since=moment, rule_id=rule, limit=limit)
     if rule and not rows:
-        _check_rule_exists(ctx, rule, hits.stored_rule_ids(db))
+        _check_rule_exists(ctx, rule, set(rule_ids_with_hits(db)))
     if as_json:
         print_json([hit_json(r) for r in rows])
         return
@@ -99,19 +101,6 @@ def _check_rule_exists(ctx: typer.Context, rule: str, stored: set[str]) -> None:
     if rule not in known:
         raise typer.BadParameter(f"no rule {rule!r} in the rules files or the stored hits{did_you_mean(rule, known)}",
                                  param_hint="--rule")
-
-
-def article_json(article: Article) -> dict:
-    return {
-        "id": article.id,
-        "url": article.url or article.link,
-        "title": article.title,
-        "summary": article.summary,
-        "feed": article.feed_name,
-        "published": iso(article.published_at),
-        "first_seen_at": iso(article.first_seen_at),
-        "story_id": article.story_id,
-    }
 
 
 @app.command("search")

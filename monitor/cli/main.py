@@ -94,6 +94,40 @@ def run(
 
 
 @app.command()
+def serve(
+    ctx: typer.Context,
+    listen: Annotated[str | None, typer.Option("--listen", metavar="HOST:PORT", help="HOST:PORT to listen on (default: [web] listen, "
+                                               "else 127.0.0.1:8765). Any address but loopback needs [web] password.")] = None,
+) -> None:
+    """Serve the web console over the database (beside a running `run`, or alone) until Ctrl-C."""
+    from monitor.web.server import serve_alone
+    from monitor.webconfig import DEFAULT_LISTEN, open_listen_problem, parse_listen
+
+    config = state(ctx).config()
+    try:
+        address = parse_listen(listen) if listen else config.web.listen or parse_listen(DEFAULT_LISTEN)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--listen") from error
+    if problem := open_listen_problem(address, config.web.password):
+        raise typer.BadParameter(problem, param_hint="--listen")
+    state(ctx).database().close()  # missing, corrupt or too new: exit 3 now, not on the first page
+
+    import asyncio
+    import signal
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        announce = lambda url: stderr.print(f"minerals-monitor: web console at {url} over {config.storage_path}; "
+                                            "Ctrl-C to stop", markup=False)
+        await serve_alone(config, address, stop, announce)
+
+    asyncio.run(main())
+
+
+@app.command()
 def demo(
     keep: Annotated[Path | None, typer.Option("--keep", metavar="FILE", help="Keep the demo database at this path.")] = None,
 ) -> None:
@@ -145,7 +179,7 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
     except ConfigError as error:
         for problem in error.problems:
-            stderr.print(f"config error: {problem}", markup=False)
+            stderr.print(f"{error.kind}: {problem}", markup=False)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         stderr.print("interrupted")

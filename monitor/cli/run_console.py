@@ -9,6 +9,7 @@ the network is down), and a summary when every feed has been polled once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,11 +155,32 @@ def run_forever(config: Config) -> int:
                 "Ctrl-C to stop", style="dim", markup=False,
             )
             stderr.print(watch.next_poll_line(datetime.now(UTC)), style="dim", markup=False)
-            await monitor.run_forever(stop, on_poll=watch.record)
+            async with _web_console(monitor, config):
+                await monitor.run_forever(stop, on_poll=watch.record)
             stderr.print("minerals-monitor: stopped cleanly", style="dim")
             return 0
 
     return asyncio.run(main())
+
+
+@contextlib.asynccontextmanager
+async def _web_console(monitor, config):
+    """The console inside `run` when [web] listen is set (the embedded defaults set it); the web
+    stack is imported only then. A busy port stops a configured console, not the defaults' one."""
+    if config.web.listen is None:
+        yield
+        return
+    from monitor.web.server import WebListenError, console_inside
+
+    try:
+        async with console_inside(monitor, config.web.listen) as url:
+            stderr.print(f"minerals-monitor: web console at {url}", style="bold")
+            yield
+    except WebListenError as error:
+        if config.source is not None:
+            raise
+        stderr.print(f"{error}; monitoring without it", markup=False)
+        yield
 
 
 @dataclass

@@ -7,46 +7,52 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.context import EXIT_PROBLEMS, ago, iso, plural, print_json, since_option, state, stderr, stdout
+from monitor.cli.context import EXIT_PROBLEMS, ago, did_you_mean, iso, plural, print_json, since_option, state, stderr, stdout
 from monitor.cli.safe_text import literal, titled_link
 
 app = typer.Typer(help="Stories: reprints of one article grouped together.", no_args_is_help=True)
 
-FEEDS_SHOWN = 3
+OUTLETS_SHOWN = 3
 
 
 @app.command("list")
 def list_stories(
     ctx: typer.Context,
-    since: Annotated[str, typer.Option("--since", metavar="DURATION", help='Stories that gained an article since, e.g. "7d".')] = "7d",
-    min_articles: Annotated[int, typer.Option("--min-articles", min=1, metavar="N",
-                                              help="Only stories with at least this many articles.")] = 2,
-    limit: Annotated[int, typer.Option("--limit", min=1, metavar="N", help="At most this many (newest first).")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    since: Annotated[str, typer.Option("--since", metavar="DURATION", help='Stories with a hit since, e.g. "7d".')] = "7d",
+    rule: Annotated[str | None, typer.Option("--rule", metavar="RULE", help="Only stories this rule hit.")] = None,
+    severity: Annotated[str | None, typer.Option("--severity", metavar="SEVERITY",
+                                                 help="Only stories of this severity or above.")] = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, help="At most this many (newest first).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array (the items of the web API's /api/stories).")] = False,
 ) -> None:
-    """Stories carried by several outlets, newest first: id (for `stories show`), size, feeds, hits."""
+    """Stories with hits, newest hit first: id (for `stories show`), severity, rules, articles, outlets."""
     from rich.table import Table
 
-    from storage.stories import list_stories as stored_stories
+    from monitor.jsonshapes import story_json
+    from storage.console import StoryFilter, story_page
+    from storage.types import SEVERITIES
 
-    moment = since_option(since)
-    found = stored_stories(state(ctx).database(), moment, min_articles=min_articles, limit=limit)
+    if severity and severity not in SEVERITIES:
+        raise typer.BadParameter(f"expected one of {', '.join(SEVERITIES)}{did_you_mean(severity, SEVERITIES)}",
+                                 param_hint="--severity")
+    filters = StoryFilter(rule=rule, min_severity=severity, since=since_option(since))
+    found = story_page(state(ctx).database(), filters, limit=limit).stories
     if as_json:
-        print_json([{"story_id": s.story_id, "articles": s.articles, "first_seen_at": iso(s.first_seen_at),
-                     "last_seen_at": iso(s.last_seen_at), "title": s.title, "url": s.url, "feeds": list(s.feeds),
-                     "hits": s.hits} for s in found])
+        print_json([story_json(story) for story in found])
         return
     now = datetime.now(UTC)
-    table = Table(title=f"{plural(len(found), 'story', 'stories')} with {min_articles}+ articles since {since}",
-                  title_justify="left")
-    for column in ("story", "articles", "hits", "first seen", "latest", "title", "feeds"):
-        table.add_column(column, overflow="fold", justify="right" if column in ("story", "articles", "hits") else "left")
+    title = f"newest {plural(len(found), 'story', 'stories')} (--limit for more)" if len(found) == limit \
+        else plural(len(found), "story", "stories")
+    table = Table(title=f"{title} with hits since {since}", title_justify="left")
+    for column in ("story", "severity", "rules", "articles", "first hit", "latest", "title", "outlets"):
+        table.add_column(column, overflow="fold", justify="right" if column in ("story", "articles") else "left")
     for story in found:
-        feeds = ", ".join(story.feeds[:FEEDS_SHOWN])
-        if len(story.feeds) > FEEDS_SHOWN:
-            feeds += f" +{len(story.feeds) - FEEDS_SHOWN} more"
-        table.add_row(str(story.story_id), str(story.articles), str(story.hits), ago(story.first_seen_at, now),
-                      ago(story.last_seen_at, now), titled_link(story.title, story.url), literal(feeds))
+        outlets = ", ".join(story.outlets[:OUTLETS_SHOWN])
+        if len(story.outlets) > OUTLETS_SHOWN:
+            outlets += f" +{len(story.outlets) - OUTLETS_SHOWN} more"
+        table.add_row(str(story.story_id), story.severity, literal(", ".join(r.rule_id for r in story.rules)),
+                      str(story.articles), ago(story.first_hit_at, now), ago(story.newest_hit_at, now),
+                      titled_link(story.lead.title, story.lead.url or story.lead.link), literal(outlets))
     stdout.print(table)
 
 

@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
-from monitor.config import bundled_rules_pack
-from rules import Document, compile_rules, load_rules
+from rules import Document
 from tests.conftest import DATA, SEED
+from tests.rules.pack_scores import labelled_scores, load_pack, print_report
 
-
-def load_pack():
-    path = bundled_rules_pack()
-    ruleset = load_rules([(str(path), path.read_text(encoding="utf-8"))])
-    return ruleset, compile_rules(ruleset.rules, ruleset.aliases)
-
-
-def pack_scores() -> tuple[float, float, int, int, int]:
-    """Micro-averaged precision and recall of the pack over tests/data/rules_pack_labelled.yaml."""
-    _, matcher = load_pack()
-    articles = yaml.safe_load((DATA / "rules_pack_labelled.yaml").read_text(encoding="utf-8"))["articles"]
-    true_positive = false_positive = false_negative = 0
-    for article in articles:
-        fired = {m.rule_id for m in matcher.match(Document(title=article["title"], summary=article["summary"]))}
-        expected = set(article["expected"])
-        true_positive += len(fired & expected)
-        false_positive += len(fired - expected)
-        false_negative += len(expected - fired)
-    precision = true_positive / (true_positive + false_positive)
-    recall = true_positive / (true_positive + false_negative)
-    return precision, recall, true_positive, false_positive, false_negative
-
+ENGLISH_SET = DATA / "rules_pack_labelled.yaml"
 
 def test_pack_is_valid_and_every_example_passes():
     ruleset, _ = load_pack()
     assert ruleset.problems == ()
     assert len(ruleset.rules) >= 15
     assert all(any(e.match for e in r.tests) and any(not e.match for e in r.tests) for r in ruleset.rules)
-
 
 def test_seed_story_fires_ussm_antimony_and_balochistan():
     text = SEED.read_text(encoding="utf-8")
@@ -48,12 +23,10 @@ def test_seed_story_fires_ussm_antimony_and_balochistan():
     fired = {m.rule_id for m in matcher.match(Document(title=title, summary=body))}
     assert {"ussm", "antimony", "balochistan"} <= fired
 
-
 def test_pack_precision_and_recall_on_the_labelled_set():
-    precision, recall, *_ = pack_scores()
+    scores = labelled_scores(ENGLISH_SET)
     # Measured when the pack was written: precision 0.955, recall 1.00 (README "Rules pack").
-    assert precision >= 0.9 and recall >= 0.95
-
+    assert scores.rules.precision >= 0.9 and scores.rules.recall >= 0.95
 
 @pytest.mark.parametrize(
     ("title", "summary"),
@@ -68,8 +41,5 @@ def test_near_misses_fire_nothing(title, summary):
     _, matcher = load_pack()
     assert matcher.match(Document(title=title, summary=summary)) == []
 
-
 if __name__ == "__main__":  # print the figures for the README
-    p, r, tp, fp, fn = pack_scores()
-    print(f"precision {p:.3f}  recall {r:.3f}  (true positives {tp}, false positives {fp}, false negatives {fn})")
-    print(Path(bundled_rules_pack()).name)
+    print_report(ENGLISH_SET)

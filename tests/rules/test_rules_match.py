@@ -112,6 +112,18 @@ def hit(query: str, text: str) -> bool:
         ("gold NEAR/5 gold", "gold and gold", True),
         ("USSM NEAR/3 FWO", "ussm and FWO", False),
         ("USSM NEAR/3 FWO", "USSM and FWO", True),
+        # capitals across a possessive: only the phrase's own words are checked (issue 18.8a)
+        ('"USSM FWO"', "USSM's FWO signed", True),
+        ('"USSM FWO"', "USSM’s FWO signed", True),
+        ("REKO-DIQ", "REKO's DIQ", True),
+        ("REKO-DIQ", "REKO-DIQ's output", True),
+        ('"USSM FWO"', "USSM's Fwo signed", False),
+        ('"USSM FWO"', "Ussm's FWO signed", False),
+        # a named entity without ";" decodes alone, the text after it keeps its words (18.8b)
+        ("USSM", "&copy/USSM/gold", True),
+        ("USSM", "&amp/USSM/gold", True),
+        ("USSM", "x.com/?a=1&region=PK/USSM/gold", True),
+        ("USSM", "&reg USSM", True),
     ],
 )
 def test_tricky_text(query: str, text: str, expected: bool) -> None:
@@ -134,6 +146,18 @@ def test_spans_point_at_original_substrings() -> None:
         ("Reko Diq", "Rek\u00f3 Diq"),
         ("rare earth*", "rare\u00a0earths"),
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["&copy/USSM/gold", "x.com/?a=1&region=PK/USSM/gold", "&ampUSSM gold", "AT&amp/USSM/gold"],
+)
+def test_entity_without_semicolon_does_not_swallow_the_words_after_it(text: str) -> None:
+    found = matches("USSM AND gold", content=text)
+    assert found == [("USSM", "content", "USSM"), ("gold", "content", "gold")]
+    matcher = compile_rules([Rule(id="r", query="gold")])
+    (hit_,) = matcher.match(Document(content=text))
+    assert (hit_.terms[0].start, hit_.terms[0].end) == (text.rindex("gold"), len(text))
 
 
 def test_every_occurrence_is_reported_in_text_order() -> None:
@@ -290,7 +314,7 @@ QUERIES = st.recursive(
     ),
     max_leaves=6,
 )
-SEPARATORS = st.sampled_from([" ", "  ", ", ", "\n", " \u2014 ", "\u00a0", "’s ", " &amp; ", ". "])
+SEPARATORS = st.sampled_from([" ", "  ", ", ", "\n", " \u2014 ", "\u00a0", "’s ", " &amp; ", ". ", " &copy/", "&amp/"])
 FIELD_TEXT = st.lists(st.tuples(st.sampled_from(VOCAB + ["Gold", "MINES", "Peru’s"]), SEPARATORS), max_size=14).map(
     lambda parts: "".join(w + s for w, s in parts)
 )
@@ -328,3 +352,5 @@ def test_matcher_agrees_with_reference(queries: list[str], docs: list[tuple[str,
                     assert field_text[t.start : t.end] == t.text
                     term_words = tokenise(t.term.rstrip("*"))
                     assert tokenise(t.text)[: len(term_words) - 1] == term_words[:-1]
+                    # the reported text starts with the term, not with what stood before it
+                    assert tokenise(t.text)[0].startswith(term_words[0])

@@ -23,6 +23,7 @@ from tests.monitor.cli.test_cli import all_commands, cli
         (("rules", "explain", "antimoni", "--article", "1"), "did you mean 'antimony'?"),
         (("hits", "list", "--limit", "-5"), "--limit"),
         (("alerts", "list", "--status", "sennt"), "did you mean 'sent'?"),
+        (("stories", "list", "--severity", "hihg"), "did you mean 'high'?"),
         (("run", "--send-digests"), "--send-digests only works with --once"),
         (("run", "--json"), "--json only works with --once"),
         (("feeds", "check", "file:///etc/passwd"), "expected an http(s) URL, got 'file:///etc/passwd'"),
@@ -76,13 +77,16 @@ def test_hits_list_shows_the_ids_other_commands_take(demo_archive, run_main):
 
 def test_stories_list_finds_the_seed_story_and_show_lists_its_outlets(demo_archive, run_main):
     stories = json.loads(run_main("stories", "list", "--since", "3650d", "--json", cwd=demo_archive).stdout)
-    assert stories and all(s["articles"] >= 2 for s in stories)
-    seed = max(stories, key=lambda s: s["articles"])
-    assert len(seed["feeds"]) >= 2 and seed["hits"] > 0
+    assert stories and {"story_id", "severity", "rules", "story_size", "outlets"} <= set(stories[0])
+    seed = max(stories, key=lambda s: s["story_size"])
+    assert seed["story_size"] >= 2 and len(seed["outlets"]) >= 2 and "ussm" in {r["rule"] for r in seed["rules"]}
     members = json.loads(run_main("stories", "show", str(seed["story_id"]), "--json", cwd=demo_archive).stdout)
-    assert len(members) == seed["articles"] and seed["title"] in {m["title"] for m in members}
+    assert len(members) == seed["story_size"] and seed["title"] in {m["title"] for m in members}
     table = run_main("stories", "list", "--since", "3650d", cwd=demo_archive).stdout
-    assert table.startswith(f"{len(stories)} stor")
+    assert table.startswith(f"{len(stories)} stories with hits since 3650d")
+    assert re.search(rf"│\s+{seed['story_id']} │ {seed['severity']}", table)
+    ussm = json.loads(run_main("stories", "list", "--since", "3650d", "--rule", "ussm", "--json", cwd=demo_archive).stdout)
+    assert ussm and all("ussm" in {r["rule"] for r in s["rules"]} for s in ussm) and len(ussm) < len(stories)
     recent = json.loads(run_main("stories", "list", "--since", "1s", "--json", cwd=demo_archive).stdout)
     assert recent == []  # the demo stored them more than a second ago
 

@@ -1,0 +1,80 @@
+"""What the console shows, as plain values: stories, feeds and deliveries for the templates
+and for the JSON API. Pure: values in, values out.
+
+The JSON names are the CLI's (`hits list --json`: rule, rule_name, severity, url, title,
+feed, published, created_at, article_id, story_id, story_size, terms; `feeds list --json`;
+`alerts list --json`): scripts move between the two without renaming anything. The shapes
+both faces print are in monitor/jsonshapes.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alerts.render import MatchReason, Segment, field_segments, match_reasons, safe_url
+from storage.console import StoryDetail, StoryNotification, StoryRule, StorySummary
+from monitor.jsonshapes import (  # noqa: F401 (delivery_json, story_json: the API's names)
+    article_json, delivery_json, feed_json, iso, rule_json, story_json, terms_json,
+)
+from storage.types import Article, Feed
+
+
+def notification_json(notification: StoryNotification) -> dict:
+    waiting = notification.status in ("pending", "failed")
+    return {
+        "id": notification.delivery_id,
+        "channel": notification.channel,
+        "rule": notification.rule_id,
+        "status": notification.status,
+        "attempts": notification.attempts,
+        "last_error": notification.last_error,
+        "next_attempt_at": iso(notification.next_attempt_at) if waiting else None,
+        "created_at": iso(notification.created_at),
+        "sent_at": iso(notification.sent_at),
+        "webhook_id": notification.webhook_id,
+    }
+
+
+def story_detail_json(detail: StoryDetail) -> dict:
+    return {
+        **story_json(detail.summary),
+        "articles": [article_json(m.article, m.feeds) for m in detail.members],
+        "notifications": [notification_json(n) for n in detail.notifications],
+    }
+
+
+def failing_first(feeds: list[Feed]) -> list[Feed]:
+    """The feeds page's order: disabled, then failing (most failures first), then the rest by name."""
+    return sorted(
+        feeds,
+        key=lambda f: (f.disabled_reason is None, -f.consecutive_failures if f.failing else 1, f.name.lower(), f.id),
+    )
+
+
+@dataclass(frozen=True)
+class RuleReasons:
+    """One rule of a story as a page shows it: the terms in context."""
+
+    rule: StoryRule
+    reasons: tuple[MatchReason, ...]
+
+    @property
+    def snippets(self) -> tuple[tuple[Segment, ...], ...]:
+        """The distinct contexts (two terms side by side give one snippet, not two)."""
+        return tuple(dict.fromkeys(reason.snippet for reason in self.reasons))
+
+
+def story_reasons(story: StorySummary) -> tuple[RuleReasons, ...]:
+    return tuple(RuleReasons(rule, match_reasons(story.article(rule.article_id), rule.terms)) for rule in story.rules)
+
+
+def title_segments(story: StorySummary) -> tuple[Segment, ...]:
+    """The lead title with every term any rule matched in it marked."""
+    lead = story.lead
+    terms = [t for rule in story.rules if rule.article_id == lead.id for t in rule.terms]
+    return field_segments(lead, terms, "title") or (Segment(lead.title or "(untitled)"),)
+
+
+def link(article: Article) -> str | None:
+    """A clickable link only for http(s): a feed's `javascript:` link never becomes one."""
+    return safe_url(article.url or article.link)

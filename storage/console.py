@@ -1,0 +1,357 @@
+"""SQL for the web console and its JSON API and Atom feeds: read models over the archive.
+
+Every query here only reads, in one statement or a few short ones: WAL readers never wait
+for the writer, and the writer never waits for them. The console's writes (retry, mute,
+feeds add/remove) reuse storage/deliveries.py and storage/feeds.py.
+
+A story, for the console, is the set of hits that share a story id (an article's story is
+its first article's id, so an article that joined no other story is a story of its own).
+Stories are listed by their newest hit, newest first, with keyset pagination: a page
+costs the same on page 1 and page 500.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from storage.articles import _ARTICLE_COLUMNS, _article
+from storage.exceptions import StorageError
+from storage.hits import _terms_from_json
+from storage.timefmt import from_db, to_db
+from storage.types import SEVERITIES, Article, MatchedTerm
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
+
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+_RANK_SQL = "CASE h.severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in SEVERITY_RANK.items()) + " ELSE -1 END"
+
+
+@dataclass(frozen=True)
+class StoryFilter:
+    """What the stories page, /api/stories and the Atom feeds may narrow to (all optional)."""
+
+    rule: str | None = None
+    min_severity: str | None = None  # this severity and above
+    feed_id: int | None = None  # a story with a hit on an article seen in this feed
+    since: datetime | None = None  # hits created at or after
+    until: datetime | None = None  # hits created before
+    text: str | None = None  # FTS5 query over the story's articles' title and summary
+
+
+@dataclass(frozen=True)
+class StoryCursor:
+    """Where the next page starts: stories whose newest hit is older than this one's."""
+
+    newest: str  # storage time text of that story's newest hit
+    story_id: int
+
+    def encode(self) -> str:
+        return f"{self.newest}~{self.story_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> StoryCursor:
+        newest, _, story = text.rpartition("~")
+        if not story.isdigit() or from_db(newest) is None:
+            raise ValueError(f"not a page cursor: {text!r}")
+        return cls(newest, int(story))
+
+
+@dataclass(frozen=True)
+class StoryRule:
+    """One rule that fired on a story: its first hit there and the terms it matched."""
+
+    rule_id: str
+    rule_name: str
+    severity: str
+    terms: tuple[MatchedTerm, ...]
+    article_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StorySummary:
+    story_id: int
+    severity: str  # the highest of its rules
+    first_hit_at: datetime
+    newest_hit_at: datetime
+    rules: tuple[StoryRule, ...]  # highest severity first
+    lead: Article  # the article the story's first hit was made on
+    outlets: tuple[str, ...]  # feed names that carried the story, first-seen order
+    articles: int  # member articles
+    hit_articles: tuple[Article, ...] = ()  # the articles its rules' terms point into (the lead first)
+
+    def article(self, article_id: int) -> Article:
+        """The article a rule's terms index into (the lead when it is not at hand)."""
+        return next((a for a in self.hit_articles if a.id == article_id), self.lead)
+
+
+@dataclass(frozen=True)
+class StoryPage:
+    stories: tuple[StorySummary, ...]
+    next_cursor: StoryCursor | None  # None: this is the last page
+
+
+@dataclass(frozen=True)
+class StoryMemberArticle:
+    article: Article
+    feeds: tuple[str, ...]  # every feed that showed this article (an aggregator and the outlet)
+
+
+@dataclass(frozen=True)
+class StoryNotification:
+    """One outbox row of the story: what went (or will go) to one channel for one rule."""
+
+    delivery_id: int
+    channel: str
+    rule_id: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    created_at: datetime
+    webhook_id: str
+
+
+@dataclass(frozen=True)
+class StoryDetail:
+    summary: StorySummary
+    members: tuple[StoryMemberArticle, ...]
+    notifications: tuple[StoryNotification, ...]
+
+
+@dataclass(frozen=True)
+class ArchiveCounts:
+    """What /metrics reads from the database at scrape time."""
+
+    articles: int
+    hits_by_rule: dict[str, int]
+    deliveries_by_channel_status: dict[tuple[str, str], int]
+    feeds_active: int
+    feeds_failing: int
+    last_success_at: datetime | None
+
+
+def _conditions(filters: StoryFilter) -> tuple[list[str], list]:
+    where = ["h.story_id IS NOT NULL"]
+    params: list = []
+    if filters.rule:
+        where.append("h.rule_id = ?")
+        params.append(filters.rule)
+    if filters.min_severity:
+        allowed = [s for s in SEVERITIES if SEVERITY_RANK[s] >= SEVERITY_RANK[filters.min_severity]]
+        where.append(f"h.severity IN ({', '.join('?' for _ in allowed)})")
+        params.extend(allowed)
+    if filters.since:
+        where.append("h.created_at >= ?")
+        params.append(to_db(filters.since))
+    if filters.until:
+        where.append("h.created_at < ?")
+        params.append(to_db(filters.until))
+    if filters.feed_id is not None:
+        where.append("h.article_id IN (SELECT article_id FROM article_sources WHERE feed_id = ?)")
+        params.append(filters.feed_id)
+    if filters.text:
+        where.append(
+            "h.story_id IN (SELECT a.story_id FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
+            "WHERE articles_fts MATCH ?)"
+        )
+        params.append(filters.text)
+    return where, params
+
+
+def story_page(
+    db: sqlite_utils.Database, filters: StoryFilter, *, after: StoryCursor | None = None, limit: int = 50
+) -> StoryPage:
+    """One page of stories, newest hit first, each with its rules, lead article and outlets."""
+    where, params = _conditions(filters)
+    having = ""
+    if after is not None:
+        having = "HAVING newest < ? OR (newest = ? AND h.story_id < ?)"
+        params += [after.newest, after.newest, after.story_id]
+    sql = (
+        f"SELECT h.story_id, max(h.created_at) AS newest FROM hits h WHERE {' AND '.join(where)} "
+        f"GROUP BY h.story_id {having} ORDER BY newest DESC, h.story_id DESC LIMIT ?"
+    )
+    rows = _read(db, sql, [*params, limit + 1], filters)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    summaries = _summaries(db, [story_id for story_id, _ in rows])
+    stories = tuple(summaries[story_id] for story_id, _ in rows if story_id in summaries)
+    cursor = StoryCursor(rows[-1][1], rows[-1][0]) if more and rows else None
+    return StoryPage(stories=stories, next_cursor=cursor)
+
+
+def story_detail(db: sqlite_utils.Database, story_id: int) -> StoryDetail | None:
+    """A story with every member article (and the feeds that showed it) and its outbox rows."""
+    summary = _summaries(db, [story_id]).get(story_id)
+    if summary is None:
+        return None
+    rows = db.execute(
+        f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id "
+        "WHERE a.story_id = ? ORDER BY a.first_seen_at, a.id",
+        [story_id],
+    ).fetchall()
+    members = [_article(row) for row in rows]
+    feeds_of: dict[int, list[str]] = {}
+    for article_id, name in _in_chunks(
+        db,
+        "SELECT s.article_id, f.name FROM article_sources s JOIN feeds f ON f.id = s.feed_id "
+        "WHERE s.article_id IN ({marks}) ORDER BY s.first_seen_at",
+        [a.id for a in members],
+    ):
+        names = feeds_of.setdefault(article_id, [])
+        if name not in names:
+            names.append(name)
+    notifications = db.execute(
+        "SELECT d.id, d.channel, h.rule_id, d.status, d.attempts, d.last_error, d.next_attempt_at, d.sent_at, "
+        "d.created_at, d.idempotency_key FROM hits h JOIN deliveries d ON d.hit_id = h.id "
+        "WHERE h.story_id = ? ORDER BY d.id",
+        [story_id],
+    ).fetchall()
+    return StoryDetail(
+        summary=summary,
+        members=tuple(StoryMemberArticle(a, tuple(feeds_of.get(a.id, [a.feed_name]))) for a in members),
+        notifications=tuple(
+            StoryNotification(
+                delivery_id=r[0], channel=r[1], rule_id=r[2], status=r[3], attempts=r[4], last_error=r[5],
+                next_attempt_at=from_db(r[6]), sent_at=from_db(r[7]), created_at=from_db(r[8]), webhook_id=r[9],
+            )
+            for r in notifications
+        ),
+    )
+
+
+def _summaries(db: sqlite_utils.Database, story_ids: list[int]) -> dict[int, StorySummary]:
+    """Rules, lead article and outlets of several stories in a few IN (...) queries."""
+    if not story_ids:
+        return {}
+    by_story: dict[int, dict[str, StoryRule]] = {}
+    newest: dict[int, str] = {}
+    for row in _in_chunks(
+        db,
+        "SELECT h.story_id, h.rule_id, h.rule_name, h.severity, h.terms, h.article_id, h.created_at "
+        "FROM hits h WHERE h.story_id IN ({marks}) ORDER BY h.created_at, h.id",
+        story_ids,
+    ):
+        story_id, rule_id = row[0], row[1]
+        rules = by_story.setdefault(story_id, {})
+        if rule_id not in rules:  # the rule's first hit in the story: the one that alerted
+            rules[rule_id] = StoryRule(rule_id, row[2], row[3], _terms_from_json(row[4]), row[5], from_db(row[6]))
+        newest[story_id] = max(newest.get(story_id, ""), row[6])
+    lead_ids = {story_id: min(rules.values(), key=lambda r: r.created_at).article_id for story_id, rules in by_story.items()}
+    leads = {
+        row[0]: _article(row)
+        for row in _in_chunks(
+            db, f"SELECT {_ARTICLE_COLUMNS} FROM articles a JOIN feeds f ON f.id = a.feed_id WHERE a.id IN ({{marks}})",
+            [rule.article_id for rules in by_story.values() for rule in rules.values()],
+        )
+    }
+    outlets: dict[int, list[str]] = {}
+    sizes: dict[int, int] = {}
+    for story_id, name, article_id in _in_chunks(
+        db,
+        "SELECT a.story_id, f.name, a.id FROM articles a JOIN article_sources s ON s.article_id = a.id "
+        "JOIN feeds f ON f.id = s.feed_id WHERE a.story_id IN ({marks}) ORDER BY s.first_seen_at, s.feed_id",
+        story_ids,
+    ):
+        names = outlets.setdefault(story_id, [])
+        if name not in names:
+            names.append(name)
+        sizes.setdefault(story_id, set()).add(article_id)  # type: ignore[union-attr]
+    summaries = {}
+    for story_id, rules in by_story.items():
+        ordered = sorted(rules.values(), key=lambda r: (-SEVERITY_RANK.get(r.severity, -1), r.created_at, r.rule_id))
+        lead = leads.get(lead_ids[story_id])
+        if lead is None:
+            continue
+        summaries[story_id] = StorySummary(
+            story_id=story_id,
+            severity=ordered[0].severity,
+            first_hit_at=min(r.created_at for r in ordered),
+            newest_hit_at=from_db(newest[story_id]),
+            rules=tuple(ordered),
+            lead=lead,
+            outlets=tuple(outlets.get(story_id, [lead.feed_name])),
+            articles=len(sizes.get(story_id, ())) or 1,
+            hit_articles=(lead, *(leads[i] for i in dict.fromkeys(r.article_id for r in ordered) if i != lead.id and i in leads)),
+        )
+    return summaries
+
+
+def _in_chunks(db: sqlite_utils.Database, sql: str, ids: Iterable[int], size: int = 500) -> list[tuple]:
+    values = list(dict.fromkeys(ids))
+    rows: list[tuple] = []
+    for start in range(0, len(values), size):
+        chunk = values[start : start + size]
+        rows.extend(db.execute(sql.format(marks=", ".join("?" for _ in chunk)), chunk).fetchall())
+    return rows
+
+
+def _read(db: sqlite_utils.Database, sql: str, params: list, filters: StoryFilter) -> list[tuple]:
+    try:
+        return db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as error:
+        if filters.text:  # the only text SQLite parses from the user: fts5 syntax, unterminated string, ...
+            raise StorageError(f"search {filters.text!r} is not a valid full-text query: {error}") from error
+        raise
+
+
+def feed_names(db: sqlite_utils.Database) -> list[tuple[int, str]]:
+    """(id, name) of every feed, for the stories filter."""
+    return db.execute("SELECT id, name FROM feeds ORDER BY name COLLATE NOCASE, id").fetchall()
+
+
+def rule_ids_with_hits(db: sqlite_utils.Database) -> list[str]:
+    """Rule ids that have hits (rules since removed from the files included), for the filter."""
+    return [row[0] for row in db.execute("SELECT DISTINCT rule_id FROM hits ORDER BY rule_id")]
+
+
+def archive_counts(db: sqlite_utils.Database) -> ArchiveCounts:
+    # max(id), not count(*): articles are never deleted, and count(*) walks a 1,000,000-row index.
+    articles = db.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()[0]
+    by_rule = dict(db.execute("SELECT rule_id, count(*) FROM hits GROUP BY rule_id").fetchall())
+    by_status = {
+        (channel, status): count
+        for channel, status, count in db.execute("SELECT channel, status, count(*) FROM deliveries GROUP BY channel, status")
+    }
+    active, failing, last_success = db.execute(
+        "SELECT count(*), sum(consecutive_failures > 0 OR disabled_reason IS NOT NULL), max(last_success_at) "
+        "FROM feeds WHERE active = 1"
+    ).fetchone()
+    return ArchiveCounts(
+        articles=articles,
+        hits_by_rule=by_rule,
+        deliveries_by_channel_status=by_status,
+        feeds_active=active,
+        feeds_failing=failing or 0,
+        last_success_at=from_db(last_success),
+    )
+
+
+def last_success_at(db: sqlite_utils.Database) -> datetime | None:
+    """The newest successful poll of any active feed (readiness)."""
+    return from_db(db.execute("SELECT max(last_success_at) FROM feeds WHERE active = 1").fetchone()[0])
+
+
+def write_problem(db: sqlite_utils.Database, timeout_ms: int = 2000) -> str | None:
+    """Why the database cannot be written now, or None: takes the write lock and lets it go at
+    once, waiting at most `timeout_ms` for a writer (readiness must answer quickly)."""
+    from storage.db import BUSY_TIMEOUT_MS
+
+    db.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("ROLLBACK")
+    except sqlite3.Error as error:
+        if "locked" in str(error) or "busy" in str(error):
+            return f"the write lock was not granted within {timeout_ms / 1000:g}s"
+        return str(error)
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return None
