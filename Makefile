@@ -18,9 +18,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/minerals-monitor run
 
-## Install, then run the whole test suite.
-test: $(STAMP)
+## Install, then run the whole test suite. The web console's browser tests drive Debian's
+## chromium (Playwright cannot download a browser here): installed first when it is missing.
+CHROMIUM ?= /usr/bin/chromium
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
+
+$(CHROMIUM):
+	@echo "installing Debian's chromium package for the browser tests"
+	@SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium \
+	  || { $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
 demo: $(STAMP)
 	$(BIN)/minerals-monitor demo

@@ -1,15 +1,19 @@
-"""The outbox dispatcher: sends committed deliveries, records outcomes, retries.
+"""The outbox dispatcher: closes, sends and records committed notifications, retries.
 
-Each channel has its own worker, so a channel that keeps failing never holds
-up the others. Within a channel, alerts leave in creation order: when the
-oldest waiting one fails, the channel waits for its retry time instead of
-skipping ahead. Delivery is at-least-once: the outcome is recorded after the
-send, so a crash in between re-sends on restart with the same idempotency key.
+Each channel has its own worker, so a channel that keeps failing never holds up the
+others. Within a channel each notification is retried on its own schedule (a payload the
+receiver keeps refusing waits alone); an endpoint that is down as a whole trips the
+channel's circuit breaker (alerts/breaker.py), which pauses the channel and probes with one
+notification, then lets the waiting ones leave in creation order. A notification that is
+still collecting its story's hits is closed (no more hits join) before it is read and sent.
+Delivery is at-least-once: the outcome is recorded after the send, so a crash in between
+re-sends on restart with the same idempotency key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -20,6 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
+from alerts import breaker as breakers
 from alerts.channel import Channel
 from alerts.exceptions import DeliveryError
 from alerts.retry import RetryPolicy, decide_retry
@@ -32,6 +37,13 @@ SEND_DEADLINE_SECONDS = 60.0
 SENT_FLUSH_BATCH = 50
 SENT_FLUSH_SECONDS = 0.2
 RELOOK_SECONDS = 5.0
+CHANNELS_RESCAN_SECONDS = 30.0
+# Under a backlog (BACKLOG_FROM due notifications or more) a channel whose `send_at_once` says
+# so sends that many at once, reads the next BACKLOG_BATCH while it sends, and records without
+# waiting for each (see _send_pass; bench/bench_delivery.py). Below it, one at a time.
+BACKLOG_FROM = 16
+BACKLOG_BATCH = 400
+MAX_UNRECORDED = 256  # sent but not yet on disk, under a backlog: what a kill may repeat
 
 
 @dataclass
@@ -71,27 +83,28 @@ class Dispatcher:
         self._sent_pending: list[int] = []
         self._flushing = asyncio.Lock()
         self._sent_since = 0.0
+        self.breakers: dict[str, breakers.Breaker] = {}
+        self._flush_task: asyncio.Task | None = None
 
     def wake(self) -> None:
         """Called after a commit that added outbox rows: deliver now, not on the next sweep."""
         for event in self._wakeups.values():
             event.set()
-        self._new_channels_event().set()
-
-    def _new_channels_event(self) -> asyncio.Event:
-        return self._wakeups.setdefault("*", asyncio.Event())
 
     async def run(self) -> None:
-        """Deliver until stop(); each channel in its own task. In-flight sends finish and are recorded."""
+        """Deliver until stop(); each channel in its own task. In-flight sends finish and are recorded.
+
+        A worker per configured channel, and per channel that has rows waiting (a channel since
+        removed from the config: its rows fail for good and the operator is told), looked for
+        at start and every CHANNELS_RESCAN_SECONDS, not on every commit: with thousands of rows
+        waiting that scan ran on the loop after each poll."""
         workers: dict[str, asyncio.Task] = {}
-        any_new = self._new_channels_event()
         while not self._stopping.is_set():
             for name in set(deliveries.channels_waiting(self.db)) | set(self.channels):
                 if name not in workers or workers[name].done():
                     self._wakeups[name] = asyncio.Event()
                     workers[name] = asyncio.create_task(self._channel_worker(name), name=f"dispatch-{name}")
-            any_new.clear()
-            await _wait_any(any_new, self._stopping, timeout=30.0)
+            await _wait_any(self._stopping, self._stopping, timeout=CHANNELS_RESCAN_SECONDS)
         await asyncio.gather(*workers.values(), return_exceptions=True)
 
     def stop(self) -> None:
@@ -99,8 +112,14 @@ class Dispatcher:
         for event in self._wakeups.values():
             event.set()
 
-    async def drain(self) -> DispatchCounts:
-        """Deliver everything due now, once, and return (used by `run --once` and `demo`)."""
+    async def drain(self, *, release_collecting: bool = False) -> DispatchCounts:
+        """Deliver everything due now, once, and return (used by `run --once` and `demo`).
+
+        `release_collecting`: notifications still collecting their story's hits leave now
+        instead of after group_wait (a one-shot run has polled everything it will poll)."""
+        if release_collecting:
+            now = self.now()
+            await self._write(lambda db: _in_transaction(db, deliveries.release_collecting, now))
         names = set(deliveries.channels_waiting(self.db))
         await asyncio.gather(*(self._deliver_due(name, wait=False) for name in names))
         return self.counts
@@ -126,27 +145,96 @@ class Dispatcher:
     async def _deliver_due_batches(self, name: str, *, wait: bool) -> float:
         while not self._stopping.is_set():
             await self.flush_sent()  # the next query must not see sent alerts as waiting
-            waiting = deliveries.waiting_for_channel(self.db, name, self.batch_size)
-            if not waiting:
-                return 30.0
-            for alert in waiting:
-                if self._stopping.is_set():
-                    return 0.0
-                due = alert.delivery.next_attempt_at
-                now = self.now()
-                if due is not None and due > now:
-                    return max(0.05, (due - now).total_seconds())
-                delivered = await self._deliver(name, alert)
-                if not delivered:
-                    break  # keep creation order: the head retries before anything newer goes
+            now = self.now()
+            breaker = self.breakers.get(name, breakers.Breaker())
+            if not breaker.is_open:  # paused by another run of the monitor (or before a restart)?
+                probe = deliveries.channel_probe(self.db, name)
+                if probe is not None:
+                    breaker = self.breakers[name] = breakers.Breaker(probe_id=probe)
+            if breaker.is_open:
+                due = self._probe(name, breaker, now)
+                if due is None:
+                    batch = [(breaker.probe_id, False)]
+                elif not self.breakers[name].is_open:
+                    continue  # the probe no longer waits: closed, back to the due ones
+                else:
+                    return due if wait else 0.0
             else:
-                continue
-            if not wait:
+                batch = deliveries.due_ids(self.db, name, now, self.batch_size)
+            if not batch:
+                upcoming = deliveries.next_due(self.db, name)
+                return 30.0 if upcoming is None else max(0.05, (upcoming - now).total_seconds())
+            await self._send_pass(name, await self._prepare(batch, now))
+            if not wait and self.breakers.get(name, breakers.Breaker()).is_open:
                 return 0.0
         return 0.0
 
-    async def _deliver(self, name: str, alert: Alert) -> bool:
-        """One attempt. True when the channel may go on to the next alert."""
+    async def _prepare(self, batch: list[tuple[int, bool]], now: datetime) -> list[Alert]:
+        """Close the collecting ones (no hit joins them any more: what is read now is what is
+        sent, every time), then read them."""
+        collecting = [delivery_id for delivery_id, still_open in batch if still_open]
+        if collecting:
+            await self._write(lambda db: _in_transaction(db, deliveries.close, collecting, now))
+        return deliveries.alerts_by_id(self.db, [delivery_id for delivery_id, _ in batch])
+
+    async def _next_batch(self, name: str, after_id: int) -> list[Alert]:
+        now = self.now()
+        return await self._prepare(deliveries.due_ids(self.db, name, now, BACKLOG_BATCH, after_id=after_id), now)
+
+    async def _send_pass(self, name: str, alerts: list[Alert]) -> None:
+        """Send due notifications in creation order. A few: one at a time, each recorded before
+        the next (a kill repeats at most the one in flight). A backlog: the channel's
+        `send_at_once` at a time, the next batch read and closed while this one is sent, and
+        successes recorded without waiting for each (at most MAX_UNRECORDED not yet on disk):
+        with the write thread busy storing polls, a record waited for a whole batch of polls."""
+        upcoming: asyncio.Task | None = None
+        try:
+            while alerts and not self._stopping.is_set():
+                backlog = len(alerts) >= BACKLOG_FROM
+                upcoming = asyncio.create_task(self._next_batch(name, alerts[-1].delivery.id)) if backlog else None
+                await self._send_batch(name, alerts, backlog)
+                if self._stopping.is_set() or self.breakers.get(name, breakers.Breaker()).is_open:
+                    return
+                alerts = await upcoming if upcoming is not None else []
+                upcoming = None
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+                await asyncio.gather(upcoming, return_exceptions=True)
+            await self.flush_sent()
+
+    async def _send_batch(self, name: str, alerts: list[Alert], backlog: bool) -> None:
+        at_once = max(1, getattr(self.channels.get(name), "send_at_once", 1)) if backlog else 1
+        for start in range(0, len(alerts), at_once):
+            if self._stopping.is_set():
+                return
+            chunk = alerts[start : start + at_once]
+            if not backlog:
+                await self._deliver(name, chunk[0])
+            else:  # started in creation order, recorded in the background
+                await asyncio.gather(*(self._deliver(name, alert, record_later=True) for alert in chunk))
+                if len(self._sent_pending) >= MAX_UNRECORDED:
+                    await self.flush_sent()
+                elif self._sent_pending and (self._flush_task is None or self._flush_task.done()):
+                    self._flush_task = asyncio.create_task(self.flush_sent())
+            if self.breakers.get(name, breakers.Breaker()).is_open:
+                return  # the endpoint is down: pause, then probe
+
+    def _probe(self, name: str, breaker: breakers.Breaker, now: datetime) -> float | None:
+        """With the breaker open: seconds until the probe is due (None: probe now). A probe that is
+        no longer waiting (sent or given up elsewhere) closes the breaker."""
+        upcoming = deliveries.next_attempt_of(self.db, breaker.probe_id)
+        if upcoming is None:
+            self.breakers[name] = breakers.after_success()
+            return 0.0  # (the caller sees the breaker closed)
+        if upcoming > now:
+            # Look again at least every few seconds: `alerts retry` may make the probe due sooner.
+            return max(0.05, min(RELOOK_SECONDS, (upcoming - now).total_seconds()))
+        return None
+
+    async def _deliver(self, name: str, alert: Alert, *, record_later: bool = False) -> str:
+        """One attempt; returns "sent", "failed" or "dead". `record_later`: a success waits in
+        the pending list for the caller's flush_sent() (several sent at once)."""
         channel = self.channels.get(name)
         delivery = alert.delivery
         if channel is None:
@@ -163,17 +251,28 @@ class Dispatcher:
                 log.exception("channel %s raised unexpectedly for delivery %s", name, delivery.id)
                 error = DeliveryError(f"unexpected {type(failure).__name__}: {failure}")
             else:
-                await self._record_sent(delivery.id)
+                self.breakers[name] = breakers.after_success()
+                if record_later:
+                    self._sent_pending.append(delivery.id)
+                else:
+                    await self._record_sent(delivery.id)
                 self.counts.sent += 1
-                return True
+                return "sent"
+        breaker, pause = breakers.after_failure(
+            self.breakers.get(name, breakers.Breaker()), delivery.id,
+            breakers.Failure(endpoint_down=error.endpoint_down, slow_down=error.slow_down, permanent=error.permanent),
+        )
+        self.breakers[name] = breaker
+        now = self.now()
         decision = decide_retry(
             self.policy,
             attempts_before=delivery.attempts,
             created_at=delivery.created_at,
-            now=self.now(),
+            now=now,
             permanent=error.permanent,
             retry_after=error.retry_after,
             rng=self.rng,
+            channel_pause=pause,
         )
         message = str(error)
         await self.flush_sent()
@@ -183,45 +282,54 @@ class Dispatcher:
                 if decision.dead:
                     deliveries.mark_dead(db, delivery.id, f"{message} ({decision.reason})")
                 else:
-                    deliveries.mark_failed(db, delivery.id, message, decision.next_attempt_at)
+                    deliveries.mark_failed(db, delivery.id, message, decision.next_attempt_at,
+                                           probe=breaker.probe_id == delivery.id)
 
         await self._write(record_failure)
         self.counts.errors.append(f"{name}: {message}")
         log.warning("delivery %s on %s failed: %s", delivery.id, name, message)
         if decision.dead:
             self.counts.dead += 1
+            if breaker.probe_id == delivery.id:  # a dead probe probes nothing
+                self.breakers[name] = breakers.Breaker(failures=breaker.failures, pause=breaker.pause)
             await self._tell_operator(name, alert, f"{message} ({decision.reason})")
-            return True  # a dead delivery no longer blocks the ones behind it
+            return "dead"
         self.counts.failed += 1
-        return False
+        return "failed"
 
     async def send_digest(self, schedule: str, title: str) -> int:
-        """Send every alert waiting for this digest schedule, one message per channel.
-
-        A channel that cannot send keeps its alerts waiting for the next digest:
-        a digest never drops a match. Returns how many alerts went out.
-        """
+        """Send every alert waiting for this digest schedule: one message per channel, or for a
+        webhook the few parts its format's limits need (alerts/digest.py), each recorded on its
+        own. A channel that cannot send keeps what it did not send waiting for the next digest:
+        a digest never drops a match. Returns how many alerts went out."""
         sent = 0
         for name, waiting in deliveries.waiting_for_digest(self.db, schedule).items():
             channel = self.channels.get(name)
-            ids = [alert.delivery.id for alert in waiting]
-            try:
-                if channel is None:
-                    raise DeliveryError(f"channel {name!r} is not configured")
-                async with asyncio.timeout(SEND_DEADLINE_SECONDS):
-                    if hasattr(channel, "send_digest"):
-                        await channel.send_digest(title, waiting)
-                    else:
-                        for alert in waiting:
-                            await channel.send(alert)
-            except (DeliveryError, TimeoutError) as failure:
-                message = str(failure) or "no answer in time"
-                await self._write(lambda db: _in_transaction(db, deliveries.mark_digest_failed, ids, f"digest not sent: {message}"))
-                log.warning("%s digest on %s failed, kept for the next one: %s", schedule, name, message)
-                continue
-            sent_at = self.now()
-            await self._write(lambda db: _in_transaction(db, deliveries.mark_digest_sent, ids, sent_at))
-            sent += len(ids)
+            if channel is not None and hasattr(channel, "digest_parts"):
+                parts = [(part.delivery_ids, functools.partial(channel.send_digest_part, part))
+                         for part in channel.digest_parts(title, waiting)]
+            elif channel is not None and hasattr(channel, "send_digest"):
+                parts = [([alert.delivery.id for alert in waiting], functools.partial(channel.send_digest, title, waiting))]
+            else:
+                parts = [([alert.delivery.id for alert in waiting], None)]
+            for number, (ids, send) in enumerate(parts, start=1):
+                try:
+                    if send is None:
+                        raise DeliveryError(f"channel {name!r} is not configured" if channel is None
+                                            else f"channel {name!r} cannot send digests")
+                    async with asyncio.timeout(SEND_DEADLINE_SECONDS):
+                        await send()
+                except (DeliveryError, TimeoutError) as failure:
+                    message = str(failure) or "no answer in time"
+                    left = [i for later, _ in parts[number - 1:] for i in later]
+                    await self._write(lambda db: _in_transaction(db, deliveries.mark_digest_failed, left,
+                                                                 f"digest not sent: {message}"))
+                    log.warning("%s digest on %s failed at part %d of %d, %d alerts kept for the next one: %s",
+                                schedule, name, number, len(parts), len(left), message)
+                    break  # the rest waits: a rate limit or an outage is not hammered
+                sent_at = self.now()
+                await self._write(lambda db: _in_transaction(db, deliveries.mark_digest_sent, list(ids), sent_at))
+                sent += len(ids)
         return sent
 
     async def _record_sent(self, delivery_id: int) -> None:
@@ -264,7 +372,7 @@ class Dispatcher:
             return
         subject = f"alert delivery failed for good on channel {failed_channel}"
         text = (
-            f"Delivery {alert.delivery.id} (rule {alert.hit.rule_id}, article {alert.article.url or alert.article.link}) "
+            f"Delivery {alert.delivery.id} (rules {', '.join(alert.rule_ids)}, article {alert.article.url or alert.article.link}) "
             f"is dead: {reason}. `minerals-monitor alerts retry {alert.delivery.id}` sends it again."
         )
         try:

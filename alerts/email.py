@@ -17,6 +17,7 @@ worth retrying.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 import re
@@ -36,11 +37,13 @@ import jinja2
 from alerts.exceptions import ChannelConfigError, DeliveryError
 from alerts.render import (
     alert_view,
-    group_by_rule,
+    clean_text,
+    group_by_story,
     marked,
     one_line,
     subject_line,
     truncate,
+    view_heading,
 )
 from storage.types import Alert
 
@@ -56,6 +59,10 @@ SEVERITY_COLOURS = {
     "info": "#5f6368",
 }
 DELIVERY_HEADER = "X-Minerals-Monitor-Delivery"
+# Gmail clips a message whose HTML passes ~102 KB (the rest hides behind "View entire message"):
+# a digest lists as many stories as fit under this and says how many more there are.
+DIGEST_HTML_LIMIT = 95_000
+MAX_OUTLETS_SHOWN = 20
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 _MESSAGE_ID_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=+-]{0,127}")
@@ -81,6 +88,60 @@ def _environment(autoescape: bool) -> jinja2.Environment:
 def _render(template: str, **context: object) -> str:
     autoescape = template.endswith(".html.j2")
     return _environment(autoescape).get_template(template).render(**context)
+
+
+class EncodedSubject(str):
+    """A Subject header we fold ourselves, as RFC 2047 encoded words that each carry their spaces.
+
+    CPython's folder (gh-144156, not fixed in 3.11) drops the space between two words when it
+    ends an encoded word, so an Urdu subject arrived with words run together ("معدنیاتکا").
+    Here every space is inside an encoded word; the whitespace between encoded words, which
+    readers ignore, is only the folding. The value is still the plain text (`message["Subject"]`).
+    """
+
+    name = "Subject"  # email.policy keeps a value with a matching `name` as it is and calls fold()
+
+    def fold(self, *, policy) -> str:
+        return f"Subject: {f'{policy.linesep} '.join(encoded_words(self))}{policy.linesep}"
+
+
+_WORD_BYTES = 39  # base64: 52 characters, a word of 64: "Subject: " and the first one stay within 78
+
+
+def encoded_words(text: str) -> list[str]:
+    """`text` as base64 UTF-8 encoded words of at most 75 characters, cut between characters."""
+    words, chunk = [], b""
+    for char in text:
+        encoded = char.encode("utf-8")
+        if chunk and len(chunk) + len(encoded) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    if chunk:
+        words.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words]
+
+
+def subject_header(subject: str) -> str:
+    """The Subject value: as it is when ASCII (the standard folding keeps its spaces), else encoded by us."""
+    return subject if subject.isascii() else EncodedSubject(subject)
+
+
+def _fit_digest(context: dict, stories: int) -> tuple[int, str]:
+    """The most stories whose digest HTML stays under DIGEST_HTML_LIMIT bytes, and that HTML."""
+    html = _render("digest.html.j2", **context, shown=stories)
+    if len(html.encode("utf-8")) <= DIGEST_HTML_LIMIT:
+        return stories, html
+    low, high = 1, stories - 1  # binary search: each render is a few milliseconds
+    best = (1, _render("digest.html.j2", **context, shown=1))
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = _render("digest.html.j2", **context, shown=middle)
+        if len(candidate.encode("utf-8")) <= DIGEST_HTML_LIMIT:
+            best, low = (middle, candidate), middle + 1
+        else:
+            high = middle - 1
+    return best
 
 
 def _check_address(value: object, what: str) -> str:
@@ -118,6 +179,7 @@ class EmailChannel:
         timeout: float = 30.0,
         tls_context: ssl.SSLContext | None = None,
         clock: Callable[[], datetime] | None = None,
+        console_url: str | None = None,
     ) -> None:
         if security not in SECURITY_MODES:
             raise ChannelConfigError(
@@ -149,6 +211,7 @@ class EmailChannel:
         self.timeout = float(timeout)
         self._tls_context = tls_context
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.console_url = console_url
 
     def __repr__(self) -> str:  # never shows the password
         return (
@@ -179,26 +242,31 @@ class EmailChannel:
         subject = subject_line(alert)
         message = self._new_message(subject, self._message_id(alert.delivery.idempotency_key))
         message[DELIVERY_HEADER] = one_line(alert.delivery.idempotency_key)
-        message["X-Minerals-Monitor-Rule"] = one_line(alert.hit.rule_id)
+        message["X-Minerals-Monitor-Rule"] = one_line(", ".join(alert.rule_ids))
         message["X-Minerals-Monitor-Severity"] = one_line(alert.hit.severity)
-        message.set_content(_render("alert.txt.j2", v=view, subject=subject))
-        message.add_alternative(_render("alert.html.j2", v=view, subject=subject), subtype="html")
+        context = {"v": view, "subject": subject, "heading": view_heading(view), "max_outlets": MAX_OUTLETS_SHOWN}
+        message.set_content(_render("alert.txt.j2", **context))
+        message.add_alternative(_render("alert.html.j2", **context), subtype="html")
         return message
 
     def build_digest(self, title: str, alerts: Sequence[Alert]) -> EmailMessage:
-        """One email listing `alerts` grouped by rule, most severe rules first."""
-        groups = group_by_rule(alerts)
+        """One email listing `alerts` grouped by story, most severe first, each story with every
+        rule that fired; as many stories as fit under DIGEST_HTML_LIMIT, then how many more."""
+        stories = group_by_story(alerts)
         total = len(alerts)
-        title = one_line(title) or "Minerals Monitor digest"
-        subject = truncate(f"{title} ({total} hit{'' if total == 1 else 's'})", 200)
+        title = one_line(clean_text(title)) or "Minerals Monitor digest"
+        subject = truncate(f"{title} ({total} hit{'' if total == 1 else 's'}, {len(stories)} "
+                           f"stor{'y' if len(stories) == 1 else 'ies'})", 200)
         # The same set of deliveries always gets the same Message-ID, so a
         # retried digest is recognisably the same message.
         keys = "\n".join(sorted(alert.delivery.idempotency_key for alert in alerts))
         digest_key = "digest-" + hashlib.sha256(keys.encode()).hexdigest()[:32]
         message = self._new_message(subject, self._message_id(digest_key))
-        context = {"title": title, "groups": groups, "total": total, "subject": subject}
-        message.set_content(_render("digest.txt.j2", **context))
-        message.add_alternative(_render("digest.html.j2", **context), subtype="html")
+        context = {"title": title, "stories": stories, "total": total, "subject": subject,
+                   "console_url": self.console_url, "limit_kb": DIGEST_HTML_LIMIT // 1000}
+        shown, html = _fit_digest(context, len(stories))
+        message.set_content(_render("digest.txt.j2", **context, shown=shown))
+        message.add_alternative(html, subtype="html")
         return message
 
     def _new_message(self, subject: str, message_id: str) -> EmailMessage:
@@ -206,7 +274,7 @@ class EmailChannel:
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
         # one_line() is the explicit guard; the SMTP policy would also refuse CR/LF.
-        message["Subject"] = one_line(subject)
+        message["Subject"] = subject_header(one_line(clean_text(subject)))
         message["Date"] = format_datetime(self._clock().astimezone(UTC))
         message["Message-ID"] = message_id
         message["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders stay quiet
@@ -319,7 +387,10 @@ class EmailChannel:
             message = f"SMTP {stage} with {where} timed out after {self.timeout:g}s"
         else:
             message = f"network error during SMTP {stage} with {where}: {error.strerror or error}"
-        return DeliveryError(self._redact(message), permanent=permanent)
+        # Unreachable as a whole (nothing to do with this message): the channel pauses and probes.
+        unreachable = isinstance(error, (ssl.SSLError, socket.gaierror, ConnectionRefusedError)) or (
+            isinstance(error, TimeoutError) and stage.startswith("connect"))
+        return DeliveryError(self._redact(message), permanent=permanent, endpoint_down=unreachable)
 
     def _redact(self, text: str) -> str:
         if self._password:

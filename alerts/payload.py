@@ -20,21 +20,38 @@ Pure functions: no I/O, no clock.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Literal, NotRequired, Sequence, TypedDict
 
 from alerts.render import (
     AlertView,
     ELLIPSIS,
+    RuleView,
     Segment,
     StoryLink,
     alert_view,
+    view_heading,
+    clean_article,
+    clean_text,
     iso_utc,
+    safe_url,
     truncate,
 )
 from storage.types import Alert
 
 EVENT_TYPE = "hit.created"
 FORMATS = ("json", "slack", "discord", "teams")
+
+# Our own payload never kills a delivery (issue 15.4): every format stays within its service's
+# documented limits whatever the feed says (a 50 KB summary, 5 KB URLs, 60 outlets).
+MAX_BODY_BYTES = 64 * 1024  # our JSON event, documented; common receivers refuse bodies over 100 KB
+MAX_TERMS = 30  # per rule (and data.terms), with `terms_total` when there were more
+JSON_SUMMARY_LIMIT = 4000  # characters of data.article.summary
+JSON_TITLE_LIMIT = 1000
+MAX_STORY_ARTICLES = 20  # data.story.articles, with `more` when there were more
+MAX_OUTLETS = 60
+LINK_URL_LIMIT = 2000  # a longer URL is shown as text, never made a link (it would break the block)
+TEAMS_CARD_BYTES = 27 * 1024  # Teams webhooks refuse messages over ~28 KB
 
 # --- the JSON event (format "json") --------------------------------------------
 
@@ -51,6 +68,7 @@ class ArticlePayload(TypedDict):
     feed: str
     published: str | None
     summary: str
+    outlet: NotRequired[str]
 
 
 class TermPayload(TypedDict):
@@ -71,14 +89,28 @@ class StoryArticlePayload(TypedDict):
 class StoryPayload(TypedDict):
     id: int | None
     articles: list[StoryArticlePayload]
+    outlets: NotRequired[list[str]]
+    more: NotRequired[int]
+
+
+class RuleMatchPayload(TypedDict):
+    id: str
+    name: str
+    severity: str
+    terms: list[TermPayload]
+    terms_total: NotRequired[int]
 
 
 class HitData(TypedDict):
     id: str
     rule: RulePayload
+    rules: NotRequired[list[RuleMatchPayload]]
     article: ArticlePayload
     terms: list[TermPayload]
+    terms_total: NotRequired[int]
     story: NotRequired[StoryPayload]
+    update: NotRequired[bool]
+    previous_severity: NotRequired[str]
 
 
 class HitCreatedEvent(TypedDict):
@@ -87,42 +119,121 @@ class HitCreatedEvent(TypedDict):
     data: HitData
 
 
+def _terms(terms, summary_length: int) -> list[TermPayload]:
+    """At most MAX_TERMS terms, those in the part of the summary that is sent."""
+    kept = [t for t in terms if t.field != "summary" or t.end <= summary_length][:MAX_TERMS]
+    return [{"term": t.term, "field": t.field, "start": t.start, "end": t.end, "text": clean_text(t.text)[:200]}
+            for t in kept]
+
+
+def url_for_link(url: str | None, unsafe: str, limit: int = LINK_URL_LIMIT) -> str | None:
+    """`url` ready to be a chat link (characters that would end the link percent-encoded), or
+    None when it is not a safe http(s) URL or too long to be one."""
+    safe = safe_url(url)
+    if safe is None:
+        return None
+    encoded = _link_url(safe, unsafe)
+    return encoded if len(encoded) <= limit else None
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word (the start/end of kept spans stay valid)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rstrip()
+    space = cut.rfind(" ", limit // 2)
+    return cut[:space] if space > 0 else cut
+
+
 def hit_created(alert: Alert) -> HitCreatedEvent:
     """The `hit.created` event for `alert` (see docs/webhook-payload.schema.json).
 
-    `timestamp` is when the hit was recorded (else when its delivery was
-    queued), not when this attempt runs, so every retry sends the same body.
+    `data.rule` is the notification's highest-severity rule and `data.terms` its terms (as
+    before grouping); `data.rules` lists every rule that fired, each with its terms (the
+    spans index that rule's copy of the story: `data.article` when it is the same, else one
+    of `data.story.articles`). `update` is true for an update sent because a later hit
+    raised the story's severity (`previous_severity`). `timestamp` is when the notification
+    was opened, not when this attempt runs, so every retry sends the same body.
     """
-    hit, article = alert.hit, alert.article
+    hit, article = alert.hit, clean_article(alert.article)
+    summary = _cut(article.summary, JSON_SUMMARY_LIMIT)
+    rules: dict[str, RuleMatchPayload] = {}
+    shown_by: set[str] = set()  # rules whose terms are those on the article shown
+    for listing in alert.rule_hits:
+        rule_id = listing.hit.rule_id
+        on_shown = listing.article.id == alert.article.id
+        if rule_id in rules and (rule_id in shown_by or not on_shown):
+            continue
+        rules[rule_id] = {
+            "id": rule_id, "name": (listing.hit.rule_name or rule_id)[:200], "severity": listing.hit.severity,
+            "terms": _terms(listing.hit.terms, len(summary) if on_shown else 10**9),
+        }
+        if len(listing.hit.terms) > len(rules[rule_id]["terms"]):
+            rules[rule_id]["terms_total"] = len(listing.hit.terms)
+        if on_shown:
+            shown_by.add(rule_id)
     data: HitData = {
         "id": alert.delivery.idempotency_key,
         "rule": {"id": hit.rule_id, "name": hit.rule_name or hit.rule_id, "severity": hit.severity},
+        "rules": list(rules.values()),
         "article": {
             "url": article.url,
-            "title": article.title,
+            "title": _cut(article.title, JSON_TITLE_LIMIT),
             "feed": article.feed_name,
             "published": iso_utc(article.published_at),
-            "summary": article.summary,
+            "summary": summary,
         },
-        "terms": [
-            {"term": t.term, "field": t.field, "start": t.start, "end": t.end, "text": t.text} for t in hit.terms
-        ],
+        "terms": _terms(hit.terms, len(summary) if hit.article_id == alert.article.id else 10**9),
+        "update": alert.delivery.is_update,
     }
+    if len(hit.terms) > len(data["terms"]):
+        data["terms_total"] = len(hit.terms)
+    if article.outlet:
+        data["article"]["outlet"] = article.outlet
+    if alert.delivery.is_update and alert.delivery.raised_from:
+        data["previous_severity"] = alert.delivery.raised_from
     if alert.also_reported_by:
-        data["story"] = {
-            "id": hit.story_id if hit.story_id is not None else article.story_id,
-            "articles": [
-                {
-                    "url": member.url,
-                    "title": member.title,
-                    "feed": member.feed_name,
-                    "published": iso_utc(member.published_at),
-                }
-                for member in alert.also_reported_by
-            ],
-        }
-    moment = hit.created_at or alert.delivery.created_at
-    return {"type": EVENT_TYPE, "timestamp": iso_utc(moment) or "", "data": data}
+        story_id = alert.delivery.story_id if alert.delivery.story_id is not None else (
+            hit.story_id if hit.story_id is not None else article.story_id)
+        others = [
+            {
+                "url": clean_text(member.url),
+                "title": _cut(clean_text(member.title), 500),
+                "feed": clean_text(member.feed_name)[:200],
+                "published": iso_utc(member.published_at),
+            }
+            for member in alert.also_reported_by
+        ]
+        outlets = list(dict.fromkeys([article.source_name] + [member["feed"] for member in others]))
+        data["story"] = {"id": story_id, "articles": others[:MAX_STORY_ARTICLES], "outlets": outlets[:MAX_OUTLETS]}
+        if len(others) > MAX_STORY_ARTICLES:
+            data["story"]["more"] = len(others) - MAX_STORY_ARTICLES
+    moment = alert.delivery.created_at or hit.created_at
+    return _fit({"type": EVENT_TYPE, "timestamp": iso_utc(moment) or "", "data": data})
+
+
+def _body_size(body: dict[str, Any]) -> int:
+    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _fit(event: HitCreatedEvent) -> HitCreatedEvent:
+    """Within MAX_BODY_BYTES: drop the other outlets' copies from the end (counted in `more`),
+    then the summary's tail, then the terms (counted in `terms_total`). Deterministic, so a
+    retry sends the same body."""
+    data = event["data"]
+    story = data.get("story")
+    while _body_size(event) > MAX_BODY_BYTES and story and story["articles"]:
+        story["articles"].pop()
+        story["more"] = story.get("more", 0) + 1
+    if _body_size(event) > MAX_BODY_BYTES:
+        data["article"]["summary"] = _cut(data["article"]["summary"], 500)
+        data["terms"] = [t for t in data["terms"] if t["field"] != "summary" or t["end"] <= len(data["article"]["summary"])]
+    for rule in data.get("rules", []):
+        if _body_size(event) <= MAX_BODY_BYTES:
+            break
+        rule.setdefault("terms_total", len(rule["terms"]))
+        rule["terms"] = rule["terms"][:3]
+    return event
 
 
 # --- escaping and fitting chat text ---------------------------------------------
@@ -198,11 +309,20 @@ def _lines_within(lines: Sequence[str], limit: int, more: Callable[[int], str], 
         reserve = len(more(rest)) + 1 if rest else 0
         fits = len("\n".join([*kept, line])) + reserve <= limit
         if not fits or (max_lines is not None and index >= max_lines):
-            if not kept:
-                return truncate(line, limit)
-            return "\n".join([*kept, more(len(lines) - index)])
+            # Whole lines only: a cut line could end inside a link and leave raw markup.
+            return "\n".join([*kept, more(len(lines) - index)])[:limit]
         kept.append(line)
     return "\n".join(kept)
+
+
+def _rules_lines(rules: Sequence[RuleView], escape: Callable[[str], str], mark: Callable[[str], str]) -> list[str]:
+    """One line per rule: `• *USSM* (HIGH): USSM, United States Strategic Metals`."""
+    lines = []
+    for rule in rules:
+        terms = ", ".join(dict.fromkeys(reason.term for reason in rule.reasons))
+        head = f"• {mark(escape_within(rule.rule_name, 200, escape))} ({rule.severity_label})"
+        lines.append(head + (f": {escape_within(terms, 300, escape)}" if terms else ""))
+    return lines
 
 
 def _reasons_lines(view: AlertView, escape: Callable[[str], str], mark: Callable[[str], str], width: int) -> list[str]:
@@ -231,9 +351,8 @@ def _slack_mark(text: str) -> str:
 
 
 def _slack_link(url: str | None, label: str) -> str:
-    if not url:
-        return label
-    return f"<{slack_escape(_link_url(url, '|<> '))}|{label}>"
+    link = url_for_link(url, "|<> ")
+    return f"<{slack_escape(link)}|{label}>" if link else label
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -244,13 +363,17 @@ def slack_message(alert: Alert) -> dict[str, Any]:
     """An incoming-webhook message for Slack: fallback `text` plus Block Kit `blocks`."""
     view = alert_view(alert)
     title = escape_within(view.title, 500, slack_escape)
-    heading = f"*[{view.severity_label}] {escape_within(view.rule_name, 200, slack_escape)}*"
+    heading = f"*{escape_within(view_heading(view), 300, slack_escape)}*"
     blocks: list[dict[str, Any]] = [_section(f"{heading}\n*{_slack_link(view.url, title)}*")]
     if view.summary_segments:
         blocks.append(
             _section(render_within(view.summary_segments, SLACK_SECTION_LIMIT, escape=slack_escape, mark=_slack_mark))
         )
-    if view.reasons:
+    if view.more_rules:
+        lines = _rules_lines(view.rules, slack_escape, _slack_mark)
+        body = _lines_within(lines, SLACK_SECTION_LIMIT - 30, lambda n: f"_and {n} more rules_")
+        blocks.append(_section(f"*{len(view.rules)} rules matched*\n" + body))
+    elif view.reasons:
         lines = _reasons_lines(view, slack_escape, _slack_mark, 600)
         body = _lines_within(lines, SLACK_SECTION_LIMIT - 20, lambda n: f"_and {n} more_")
         blocks.append(_section("*Why it matched*\n" + body))
@@ -260,8 +383,7 @@ def slack_message(alert: Alert) -> dict[str, Any]:
         lines = [_slack_story_line(link) for link in view.also_reported_by]
         body = _lines_within(lines, SLACK_SECTION_LIMIT - 20, lambda n: f"_and {n} more_", SLACK_LINKS)
         blocks.append(_section("*Also reported by*\n" + body))
-    headline = f"[{view.severity_label}] {view.rule_name}: {view.title}"
-    fallback = escape_within(headline, SLACK_FALLBACK_LIMIT, slack_escape)
+    fallback = escape_within(f"{view_heading(view)}: {view.title}", SLACK_FALLBACK_LIMIT, slack_escape)
     return {"text": fallback, "blocks": blocks}
 
 
@@ -281,6 +403,8 @@ DISCORD_FIELD_VALUE_LIMIT = 1024
 DISCORD_FOOTER_LIMIT = 2048
 DISCORD_EMBED_TOTAL_LIMIT = 6000
 DISCORD_LINKS = 10
+DISCORD_URL_LIMIT = 2048  # embed.url
+DISCORD_LINK_LIMIT = 700  # a markdown link inside a 1,024-character field value
 
 SEVERITY_COLOURS = {"critical": 0xA50E0E, "high": 0xD93025, "medium": 0xE37400, "low": 0x1A73E8, "info": 0x5F6368}
 
@@ -299,14 +423,16 @@ def _discord_mark(text: str) -> str:
 
 
 def _discord_link(url: str | None, label: str) -> str:
-    return f"[{label}]({_link_url(url, '() <>')})" if url else label
+    link = url_for_link(url, "() <>", DISCORD_LINK_LIMIT)
+    return f"[{label}]({link})" if link else label
 
 
 def discord_message(alert: Alert) -> dict[str, Any]:
     """An execute-webhook body for Discord: short `content` and one rich embed."""
     view = alert_view(alert)
     fields: list[dict[str, Any]] = [
-        {"name": "Rule", "value": escape_within(view.rule_name, 256, discord_escape), "inline": True},
+        {"name": "Rule", "value": escape_within(view.rule_name + (f" +{view.more_rules}" if view.more_rules else ""),
+                                                 256, discord_escape), "inline": True},
         {"name": "Severity", "value": view.severity_label, "inline": True},
         {"name": "Source", "value": escape_within(view.feed or "unknown", 256, discord_escape), "inline": True},
     ]
@@ -314,6 +440,10 @@ def discord_message(alert: Alert) -> dict[str, Any]:
         lines = _reasons_lines(view, discord_escape, _discord_mark, 400)
         value = _lines_within(lines, DISCORD_FIELD_VALUE_LIMIT, lambda n: f"*and {n} more*")
         fields.append({"name": "Why it matched", "value": value, "inline": False})
+    if view.more_rules:
+        lines = _rules_lines(view.rules, discord_escape, _discord_mark)
+        value = _lines_within(lines, DISCORD_FIELD_VALUE_LIMIT, lambda n: f"*and {n} more rules*")
+        fields.append({"name": f"{len(view.rules)} rules matched", "value": value, "inline": False})
     if view.also_reported_by:
         lines = [
             f"• {_discord_link(link.url, escape_within(link.title, 150, discord_escape))}"
@@ -330,7 +460,8 @@ def discord_message(alert: Alert) -> dict[str, Any]:
         "footer": {"text": truncate(f"Minerals Monitor · rule {view.rule_id}", DISCORD_FOOTER_LIMIT)},
     }
     if view.url:
-        embed["url"] = view.url
+        if len(view.url) <= DISCORD_URL_LIMIT:  # a longer embed url is refused (400)
+            embed["url"] = view.url
     if view.published_at:
         embed["timestamp"] = iso_utc(view.published_at)
     used = len(embed["title"]) + len(embed["footer"]["text"]) + sum(len(f["name"]) + len(f["value"]) for f in fields)
@@ -339,8 +470,7 @@ def discord_message(alert: Alert) -> dict[str, Any]:
         embed["description"] = render_within(
             view.summary_segments, room, escape=discord_escape, mark=_discord_mark
         )
-    headline = f"[{view.severity_label}] {view.rule_name}: {view.title}"
-    content = escape_within(headline, DISCORD_CONTENT_LIMIT, discord_escape)
+    content = escape_within(f"{view_heading(view)}: {view.title}", DISCORD_CONTENT_LIMIT, discord_escape)
     return {"content": content, "embeds": [embed], "allowed_mentions": {"parse": []}}
 
 
@@ -372,7 +502,7 @@ def teams_message(alert: Alert) -> dict[str, Any]:
     view = alert_view(alert)
     body: list[dict[str, Any]] = [
         _text_block(
-            teams_escape(f"{view.severity_label} · {view.rule_name}"),
+            escape_within(f"{view.severity_label} · {view_heading(view, label=False)}", 500, teams_escape),
             weight="Bolder",
             size="Small",
             color=_TEAMS_COLOURS.get(view.severity, "Default"),
@@ -382,7 +512,8 @@ def teams_message(alert: Alert) -> dict[str, Any]:
     if view.summary_segments:
         body.append(
             _text_block(
-                render_within(view.summary_segments, TEAMS_SUMMARY_LIMIT, escape=teams_escape, mark=_teams_mark)
+                render_within(view.summary_segments, TEAMS_SUMMARY_LIMIT, escape=teams_escape, mark=_teams_mark),
+                id="summary",
             )
         )
     facts = [
@@ -391,6 +522,9 @@ def teams_message(alert: Alert) -> dict[str, Any]:
         {"title": "Source", "value": escape_within(view.feed or "unknown", 200, teams_escape)},
         {"title": "Published", "value": view.published},
     ]
+    if view.more_rules:
+        names = ", ".join(f"{rule.rule_name} ({rule.severity_label})" for rule in view.rules)
+        facts.append({"title": "Rules", "value": escape_within(names, 1000, teams_escape)})
     if view.reasons:
         terms = ", ".join(reason.term for reason in view.reasons)
         facts.append({"title": "Matched", "value": escape_within(terms, 500, teams_escape)})
@@ -399,17 +533,17 @@ def teams_message(alert: Alert) -> dict[str, Any]:
         lines = [
             "- "
             + (
-                f"[{escape_within(link.title, 150, teams_escape)}]({_link_url(link.url, '() <>')})"
-                if link.url
+                f"[{escape_within(link.title, 150, teams_escape)}]({url_for_link(link.url, '() <>')})"
+                if url_for_link(link.url, "() <>")
                 else escape_within(link.title, 150, teams_escape)
             )
             + (f" — {escape_within(link.feed, 80, teams_escape)}" if link.feed else "")
             for link in view.also_reported_by
         ]
-        body.append(_text_block("**Also reported by**", spacing="Medium"))
+        body.append(_text_block("**Also reported by**", spacing="Medium", id="outlets-heading"))
         listing = _lines_within(lines, 4000, lambda n: f"- and {n} more", TEAMS_LINKS)
         # Adaptive Card markdown separates list items with "\r" (as in its own examples).
-        body.append(_text_block(listing.replace("\n", "\r"), spacing="Small"))
+        body.append(_text_block(listing.replace("\n", "\r"), spacing="Small", id="outlets"))
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
@@ -417,12 +551,18 @@ def teams_message(alert: Alert) -> dict[str, Any]:
         "body": body,
         "msteams": {"width": "Full"},
     }
-    if view.url:
+    if view.url and len(view.url) <= LINK_URL_LIMIT:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "Open article", "url": view.url}]
-    return {
+    message = {
         "type": "message",
         "attachments": [{"contentType": ADAPTIVE_CARD_CONTENT_TYPE, "contentUrl": None, "content": card}],
     }
+    # Within Teams' message size: the other outlets' list goes first, then the summary.
+    for droppable in ("outlets", "summary"):
+        if _body_size(message) <= TEAMS_CARD_BYTES:
+            break
+        body[:] = [block for block in body if not block.get("id", "").startswith(droppable)]
+    return message
 
 
 # --- choosing a format ------------------------------------------------------------

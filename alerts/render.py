@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Iterable, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
+from dataclasses import replace
+
 from storage.types import Alert, Article, Hit, MatchedTerm, StoryMember
 
 ELLIPSIS = "…"
@@ -60,8 +62,25 @@ class StoryLink:
 
 
 @dataclass(frozen=True)
+class RuleView:
+    """One rule that fired for a notification, with why (its terms on its own article)."""
+
+    rule_name: str
+    rule_id: str
+    severity: str
+    severity_label: str
+    reasons: tuple[MatchReason, ...]
+    article_title: str  # the copy of the story this rule matched
+    feed: str
+
+
+@dataclass(frozen=True)
 class AlertView:
-    """Everything a template or payload builder shows for one alert."""
+    """Everything a template or payload builder shows for one notification.
+
+    `rule_name`, `rule_id`, `severity` and `reasons` are the primary (highest-severity) rule's;
+    `rules` lists every rule that fired, primary first.
+    """
 
     rule_name: str
     rule_id: str
@@ -77,6 +96,14 @@ class AlertView:
     reasons: tuple[MatchReason, ...]
     also_reported_by: tuple[StoryLink, ...]
     idempotency_key: str
+    rules: tuple[RuleView, ...] = ()
+    is_update: bool = False
+    raised_from_label: str = ""  # an update: the severity notified before
+    story_id: int | None = None
+
+    @property
+    def more_rules(self) -> int:
+        return max(0, len(self.rules) - 1)
 
 
 # --- small text helpers -------------------------------------------------------
@@ -87,6 +114,33 @@ _WHITESPACE = re.compile(r"\s+")
 def one_line(text: str) -> str:
     """Collapse every run of whitespace (CR, LF, tabs, U+2028...) into one space."""
     return _WHITESPACE.sub(" ", text).strip()
+
+
+# C0 controls but tab and newline, DEL, C1 controls; and the bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069) with which "\u202egnp.exe" reads as "exe.png".
+# Marks that only set the direction of neutral characters (LRM, RLM, ALM) stay: Urdu needs them.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text: str) -> str:
+    """Text from a feed made safe to show: controls and bidi overrides become spaces.
+
+    One character for one, so the spans of matched terms still index the text."""
+    return _UNSAFE.sub(" ", text) if text else text
+
+
+def clean_article(article: Article) -> Article:
+    """The article with every shown field cleaned (clean_text); spans stay valid."""
+    return replace(article, title=clean_text(article.title), summary=clean_text(article.summary),
+                   content=clean_text(article.content), feed_name=clean_text(article.feed_name),
+                   url=clean_text(article.url), link=clean_text(article.link), outlet=clean_text(article.outlet))
+
+
+def source_label(article: Article) -> str:
+    """Who published it: `Dawn`, or `Dawn (via Google News: USSM)` for an aggregator's item."""
+    if article.outlet and article.outlet != article.feed_name:
+        return one_line(f"{article.outlet} (via {article.feed_name})" if article.feed_name else article.outlet)
+    return one_line(article.feed_name)
 
 
 def truncate(text: str, limit: int) -> str:
@@ -141,15 +195,16 @@ def safe_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    if any(ch in url for ch in "\r\n\t ") or any(ord(ch) < 32 for ch in url):
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
         return None
     try:
         parts = urlsplit(url)
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in parts.netloc:
         return None
-    return url
+    # A space in the path or query is no part of a URL: percent-encoded (as browsers do), not dropped.
+    return url.replace(" ", "%20")
 
 
 def display_host(url: str) -> str:
@@ -337,19 +392,46 @@ def field_segments(article: Article, terms: Sequence[MatchedTerm], field: str) -
 def story_links(members: Iterable[StoryMember]) -> tuple[StoryLink, ...]:
     return tuple(
         StoryLink(
-            title=one_line(member.title) or UNTITLED,
-            url=safe_url(member.url),
-            feed=one_line(member.feed_name),
+            title=one_line(clean_text(member.title)) or UNTITLED,
+            url=safe_url(clean_text(member.url)),
+            feed=one_line(clean_text(member.feed_name)),
             published=format_utc(member.published_at),
         )
         for member in members
     )
 
 
+def rule_views(alert: Alert) -> tuple[RuleView, ...]:
+    """One view per rule that fired, highest severity first; a rule that matched several copies
+    of the story shows the terms of its first copy (the one the notification shows, if any)."""
+    by_rule: dict[str, tuple[Hit, Article]] = {}
+    for listing in alert.rule_hits:
+        current = by_rule.get(listing.hit.rule_id)
+        if current is None or (current[1].id != alert.article.id and listing.article.id == alert.article.id):
+            by_rule[listing.hit.rule_id] = (listing.hit, clean_article(listing.article))
+    return tuple(
+        RuleView(
+            rule_name=rule_display_name(hit),
+            rule_id=hit.rule_id,
+            severity=hit.severity,
+            severity_label=severity_label(hit.severity),
+            reasons=match_reasons(article, hit.terms),
+            article_title=one_line(article.title) or UNTITLED,
+            feed=source_label(article),
+        )
+        for hit, article in by_rule.values()
+    )
+
+
 def alert_view(alert: Alert, *, summary_limit: int = SUMMARY_LIMIT) -> AlertView:
-    """Everything a channel shows for `alert`, computed once."""
-    hit, article = alert.hit, alert.article
-    title_segments = field_segments(article, hit.terms, "title") or (Segment(UNTITLED),)
+    """Everything a channel shows for `alert`, computed once (text cleaned: clean_text)."""
+    hit, article = alert.hit, clean_article(alert.article)
+    # Highlight every rule's terms found in the article shown (other copies' spans index other texts).
+    shown_terms = tuple(t for listing in alert.rule_hits if listing.article.id == alert.article.id for t in listing.hit.terms)
+    primary_terms = hit.terms if hit.article_id == alert.article.id else shown_terms
+    title_segments = field_segments(article, shown_terms, "title") or (Segment(UNTITLED),)
+    rules = rule_views(alert)
+    primary_article = next((clean_article(m.article) for m in alert.rule_hits if m.hit.id == hit.id), article)
     return AlertView(
         rule_name=rule_display_name(hit),
         rule_id=hit.rule_id,
@@ -357,22 +439,43 @@ def alert_view(alert: Alert, *, summary_limit: int = SUMMARY_LIMIT) -> AlertView
         severity_label=severity_label(hit.severity),
         title=one_line(article.title) or UNTITLED,
         title_segments=title_segments,
-        summary_segments=truncate_segments(field_segments(article, hit.terms, "summary"), summary_limit),
+        summary_segments=truncate_segments(field_segments(article, shown_terms, "summary"), summary_limit),
         url=safe_url(article.url) or safe_url(article.link),
-        feed=one_line(article.feed_name),
+        feed=source_label(article),
         published=format_utc(article.published_at),
         published_at=to_utc(article.published_at),
-        reasons=match_reasons(article, hit.terms),
+        reasons=match_reasons(primary_article, hit.terms) if primary_terms else (),
         also_reported_by=story_links(alert.also_reported_by),
         idempotency_key=alert.delivery.idempotency_key,
+        rules=rules,
+        is_update=alert.delivery.is_update,
+        raised_from_label=severity_label(alert.delivery.raised_from) if alert.delivery.raised_from else "",
+        story_id=alert.delivery.story_id if alert.delivery.story_id is not None else article.story_id,
     )
 
 
+def view_heading(view: AlertView, *, label: bool = True) -> str:
+    """`[HIGH] USSM`, `[CRITICAL] US deal +9 rules`, `[CRITICAL] Update (was HIGH): US deal +2 rules`."""
+    extra = view.more_rules
+    name = view.rule_name + (f" +{extra} rule{'s' if extra > 1 else ''}" if extra else "")
+    update = f"Update (was {view.raised_from_label or 'INFO'}): " if view.is_update else ""
+    return (f"[{view.severity_label}] " if label else "") + update + name
+
+
+def headline(alert: Alert) -> str:
+    """`[HIGH] USSM`, `[CRITICAL] US-Pakistan deal +9 rules`, `[CRITICAL] Update (was HIGH): ...`."""
+    extra = len(alert.rule_ids) - 1
+    name = rule_display_name(alert.hit) + (f" +{extra} rule{'s' if extra > 1 else ''}" if extra else "")
+    update = ""
+    if alert.delivery.is_update:
+        update = f"Update (was {severity_label(alert.delivery.raised_from or 'info')}): "
+    return f"[{severity_label(alert.hit.severity)}] {update}{name}"
+
+
 def subject_line(alert: Alert, limit: int = 200) -> str:
-    """`[HIGH] USSM: <article title>` on one line, at most `limit` characters."""
-    view_title = one_line(alert.article.title) or UNTITLED
-    prefix = f"[{severity_label(alert.hit.severity)}] {rule_display_name(alert.hit)}: "
-    return truncate(one_line(prefix + view_title), limit)
+    """`[HIGH] USSM: <article title>` (`[CRITICAL] US deal +9 rules: ...`) on one line, at most `limit` characters."""
+    view_title = one_line(clean_text(alert.article.title)) or UNTITLED
+    return truncate(one_line(f"{headline(alert)}: {view_title}"), limit)
 
 
 # --- grouping for digests -----------------------------------------------------
@@ -417,3 +520,62 @@ def group_by_rule(alerts: Iterable[Alert]) -> tuple[RuleGroup, ...]:
         )
     result.sort(key=lambda g: (SEVERITY_RANK.get(g.severity, 9), g.rule_name.casefold()))
     return tuple(result)
+
+
+@dataclass(frozen=True)
+class StoryGroup:
+    """One story inside a digest: its first alert's article, and every rule that fired on it."""
+
+    title: str
+    title_segments: Segments
+    url: str | None
+    feed: str
+    published: str
+    severity: str
+    severity_label: str
+    rules: tuple[RuleView, ...]
+    outlets: int  # other outlets that carried it
+    snippet: Segments
+    keys: tuple[str, ...]  # the idempotency keys of its deliveries
+    delivery_ids: tuple[int, ...] = ()
+    story_id: int | None = None
+    newest: datetime | None = None  # when its newest delivery was queued
+
+
+def group_by_story(alerts: Iterable[Alert]) -> tuple[StoryGroup, ...]:
+    """Digest entries, one per story: most severe first, then newest."""
+    stories: dict[int, list[Alert]] = {}
+    for alert in alerts:
+        story = alert.delivery.story_id or alert.article.story_id or alert.article.id or 0
+        stories.setdefault(story, []).append(alert)
+    groups = []
+    for members in stories.values():
+        members.sort(key=lambda a: a.delivery.id)
+        first = members[0]
+        view = alert_view(first, summary_limit=300)
+        seen: dict[str, RuleView] = {}
+        for member in members:
+            for rule in rule_views(member):
+                current = seen.get(rule.rule_id)
+                if current is None or SEVERITY_RANK.get(rule.severity, 9) < SEVERITY_RANK.get(current.severity, 9):
+                    seen[rule.rule_id] = rule
+        rules = tuple(sorted(seen.values(), key=lambda r: (SEVERITY_RANK.get(r.severity, 9), r.rule_name.casefold())))
+        severity = rules[0].severity if rules else first.hit.severity
+        outlets = {m.article_id for member in members for m in member.also_reported_by}
+        outlets |= {member.article.id for member in members if member.article.id != first.article.id}
+        reasons = rules[0].reasons if rules else ()
+        groups.append(StoryGroup(
+            title=view.title, title_segments=view.title_segments, url=view.url, feed=view.feed,
+            published=view.published, severity=severity, severity_label=severity_label(severity), rules=rules,
+            outlets=len(outlets - {first.article.id}), snippet=reasons[0].snippet if reasons else (),
+            keys=tuple(member.delivery.idempotency_key for member in members),
+            delivery_ids=tuple(member.delivery.id for member in members),
+            story_id=first.delivery.story_id or first.article.story_id,
+            newest=max((to_utc(member.delivery.created_at) for member in members if member.delivery.created_at), default=None),
+        ))
+
+    def order(group: StoryGroup) -> tuple:
+        return (SEVERITY_RANK.get(group.severity, 9), group.title.casefold())
+
+    groups.sort(key=order)
+    return tuple(groups)

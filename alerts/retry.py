@@ -34,15 +34,25 @@ def decide_retry(
     permanent: bool,
     retry_after: float | None,
     rng: random.Random,
+    channel_pause: float | None = None,
 ) -> RetryDecision:
-    """After a failed attempt (the `attempts_before + 1`-th), retry or give up."""
+    """After a failed attempt (the `attempts_before + 1`-th), retry or give up.
+
+    `channel_pause`: the endpoint was unreachable and the channel's breaker probes again after
+    this many seconds. Such an attempt says nothing about the notification, so it does not count
+    towards max_attempts (an outage of hours must not kill what waits behind it); give_up_after
+    still applies.
+    """
     attempts = attempts_before + 1
     if permanent:
         return RetryDecision(dead=True, reason="permanent failure, not retried")
-    if attempts >= policy.max_attempts:
+    if channel_pause is None and attempts >= policy.max_attempts:
         return RetryDecision(dead=True, reason=f"gave up after {attempts} attempts (max_attempts)")
-    step = policy.schedule[min(attempts - 1, len(policy.schedule) - 1)]
-    delay = step * (1 + rng.uniform(-policy.jitter, policy.jitter))
+    if channel_pause is not None:
+        delay = channel_pause
+    else:
+        step = policy.schedule[min(attempts - 1, len(policy.schedule) - 1)]
+        delay = step * (1 + rng.uniform(-policy.jitter, policy.jitter))
     if retry_after is not None:
         delay = max(delay, retry_after)
     next_at = now + timedelta(seconds=delay)

@@ -33,7 +33,8 @@ import json
 import re
 import socket
 import ssl
-from contextlib import aclosing
+from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from math import floor
@@ -43,6 +44,7 @@ from urllib.parse import urlsplit
 import httpx
 from standardwebhooks import Webhook
 
+from alerts.digest import DigestPart, digest_parts
 from alerts.exceptions import ChannelConfigError, DeliveryError
 from alerts.payload import FORMATS, build_payload
 from alerts.render import display_host, one_line
@@ -53,6 +55,7 @@ SECRET_PREFIX = "whsec_"
 BODY_EXCERPT_BYTES = 200
 TOTAL_TIMEOUT_GRACE = 1.0  # seconds beyond `timeout` allowed for the whole exchange
 RETRYABLE_STATUSES = frozenset({408, 429})
+SEND_AT_ONCE = 8  # requests in flight when a backlog waits (alerts/dispatch.py); receivers take them in parallel
 # Headers the channel sets itself; configured headers may not replace them.
 _DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 RESERVED_HEADERS = frozenset({"webhook-id", "webhook-timestamp", "webhook-signature", "content-type", "content-length"})
@@ -101,7 +104,11 @@ class WebhookChannel:
     format: "json" (our `hit.created` event), "slack", "discord" or "teams".
     headers: extra request headers (e.g. an Authorization); values are secret:
         they are never logged nor put in error messages.
-    client: an `httpx.AsyncClient` to share; the channel closes only a client it made.
+    client: an `httpx.AsyncClient` to share (the channel leaves it open). Without one, each
+        request goes straight to `transport` (default: httpx's own), which the channel closes:
+        httpx's client layer (URL merging, cookies, auth and redirect flows) was a third of the
+        CPU of a POST under a backlog, and monitor/channels.py gives the aiohttp transport
+        (httpcore's pool cost ~2 ms of CPU per request; bench/bench_delivery.py).
     clock: returns the current UTC time (for `webhook-timestamp` and Retry-After dates).
     """
 
@@ -116,6 +123,7 @@ class WebhookChannel:
         client: httpx.AsyncClient | None = None,
         timeout: float = 15.0,
         clock: Callable[[], datetime] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         try:
             parts = urlsplit(url)
@@ -139,14 +147,17 @@ class WebhookChannel:
                 raise ChannelConfigError(f"webhook channel {name!r}: header {key!r} contains a line break")
             extra[key.lower()] = value  # header names are case-insensitive; one entry per name
         self.name = name
+        self.send_at_once = SEND_AT_ONCE
         self.url = url
         self.format = format
         self.timeout = float(timeout)
         self._signer = _signer(secret, name) if secret else None
         self._secret = secret
         self._headers = extra
-        self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(follow_redirects=False)
+        self._client = client
+        self._transport = transport or httpx.AsyncHTTPTransport() if client is None else None
+        self._request_url = httpx.URL(url)  # parsed once
+        self._timeouts = {"connect": self.timeout, "read": self.timeout, "write": self.timeout, "pool": self.timeout}
         self._clock = clock or (lambda: datetime.now(UTC))
         self._host = display_host(url)
 
@@ -165,10 +176,19 @@ class WebhookChannel:
         headers = self.sign(alert.delivery.idempotency_key, body)
         await self._post(body, headers)
 
+    def digest_parts(self, title: str, alerts: list[Alert]) -> list[DigestPart]:
+        """A digest as the few messages this channel's format needs (alerts/digest.py)."""
+        return digest_parts(self.format, title, alerts)
+
+    async def send_digest_part(self, part: DigestPart) -> None:
+        """POST one part of a digest, with its own stable webhook-id."""
+        body = json.dumps(part.body, ensure_ascii=False, separators=(",", ":"))
+        await self._post(body, self.sign(part.key, body))
+
     async def aclose(self) -> None:
         """Close the HTTP client if this channel made it."""
-        if self._owns_client:
-            await self._client.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
 
     # --- building the request -------------------------------------------------
 
@@ -199,9 +219,7 @@ class WebhookChannel:
             # httpx limits each phase (connect, write, read) and says which one
             # stalled; this caps the whole exchange, e.g. an answer that trickles in.
             async with asyncio.timeout(self.timeout + TOTAL_TIMEOUT_GRACE):
-                async with self._client.stream(
-                    "POST", self.url, content=body.encode("utf-8"), headers=headers, timeout=self.timeout
-                ) as response:
+                async with self._stream(body.encode("utf-8"), headers) as response:
                     if 200 <= response.status_code < 300:
                         await _drain(response)  # a fully read answer leaves the connection reusable
                         return
@@ -213,6 +231,23 @@ class WebhookChannel:
                 f"webhook {self._host} gave no complete answer within {self.timeout + TOTAL_TIMEOUT_GRACE:g}s"
             ) from error
         raise self._status_error(response, excerpt)
+
+    @asynccontextmanager
+    async def _stream(self, content: bytes, headers: dict[str, str]) -> AsyncIterator[httpx.Response]:
+        """The response to one POST, its body not read yet."""
+        if self._client is not None:
+            async with self._client.stream("POST", self.url, content=content, headers=headers,
+                                           timeout=self.timeout) as response:
+                yield response
+            return
+        request = httpx.Request("POST", self._request_url, content=content, headers=headers,
+                                extensions={"timeout": self._timeouts})
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     def _status_error(self, response: httpx.Response, excerpt: bytes) -> DeliveryError:
         status = response.status_code
@@ -226,6 +261,7 @@ class WebhookChannel:
             return DeliveryError(
                 f"webhook {self._host} answered HTTP {status} {response.reason_phrase}{wait}{said}",
                 retry_after=retry_after,
+                slow_down=status == 429,
             )
         if 300 <= status < 400:
             target = response.headers.get("location")
@@ -243,7 +279,7 @@ class WebhookChannel:
         """Translate an httpx error into a precise, retryable (or config) DeliveryError."""
         host = self._host
         if isinstance(error, httpx.ConnectTimeout):
-            return DeliveryError(f"timed out connecting to webhook {host} after {self.timeout:g}s")
+            return DeliveryError(f"timed out connecting to webhook {host} after {self.timeout:g}s", endpoint_down=True)
         if isinstance(error, httpx.ReadTimeout):
             return DeliveryError(f"webhook {host} did not answer within {self.timeout:g}s")
         if isinstance(error, httpx.WriteTimeout):
@@ -255,18 +291,20 @@ class WebhookChannel:
         cause = _root_cause(error)
         if isinstance(cause, socket.gaierror):
             hostname = urlsplit(self.url).hostname
-            return DeliveryError(f"DNS lookup of webhook host {hostname!r} failed: {cause.strerror or cause}")
+            return DeliveryError(f"DNS lookup of webhook host {hostname!r} failed: {cause.strerror or cause}",
+                                 endpoint_down=True)
         if isinstance(cause, ConnectionRefusedError):
-            return DeliveryError(f"connection refused by webhook {host}")
+            return DeliveryError(f"connection refused by webhook {host}", endpoint_down=True)
         if isinstance(cause, ssl.SSLCertVerificationError):
             reason = cause.verify_message or cause.reason
-            return DeliveryError(f"TLS handshake with webhook {host} failed: certificate not trusted ({reason})")
+            return DeliveryError(f"TLS handshake with webhook {host} failed: certificate not trusted ({reason})",
+                                 endpoint_down=True)
         if isinstance(cause, ssl.SSLError):
-            return DeliveryError(f"TLS handshake with webhook {host} failed: {cause.reason or cause}")
+            return DeliveryError(f"TLS handshake with webhook {host} failed: {cause.reason or cause}", endpoint_down=True)
         if isinstance(error, httpx.RemoteProtocolError):
             return DeliveryError(f"webhook {host} broke off the exchange: {self._redact(str(error))}")
         if isinstance(error, httpx.ConnectError):
-            return DeliveryError(f"could not connect to webhook {host}: {self._redact(str(cause))}")
+            return DeliveryError(f"could not connect to webhook {host}: {self._redact(str(cause))}", endpoint_down=True)
         return DeliveryError(f"request to webhook {host} failed: {type(error).__name__}: {self._redact(str(error))}")
 
     def _redact(self, text: str) -> str:

@@ -11,7 +11,9 @@ are served gzip-compressed when the client accepts it (as real sites do).
 Every feed request waits `latency` seconds (asyncio.sleep) before answering,
 to stand for the network and the remote server. Feed i is served on loopback
 address 127.0.0.(1 + i % 16) (same port on each), so the feeds come from 16
-"hosts", as real feeds come from many.
+"hosts", as real feeds come from many (`feed_url(base, i, hosts=1)`: all on one).
+`--corpus boilerplate` writes templated price reports and market wraps that end
+with the same agency paragraphs instead (BoilerplateWriter).
 
 Control endpoints (no latency; GET or POST, parameters in the query string or
 a JSON body):
@@ -238,6 +240,78 @@ class NewsWriter:
         return title, " ".join(sentences)
 
 
+# --- a boilerplate-heavy corpus (issue 17.4) -------------------------------------
+
+# Wire copy as market desks publish it: templated price reports and market wraps whose
+# sentences differ only in their figures, and the agency's standard paragraphs at the end of
+# every item. Every item shares dozens of 3-word shingles with every other, so some LSH band
+# keys are held by a large share of all articles (a "busy" key), although no two items
+# report the same event.
+PRICE_SENTENCES = [
+    "Spot gold was {dir} {pct}% at ${price} per ounce by {hh}:{mm} GMT, while U.S. gold futures {dir2} {pct2}% to ${price2}.",
+    "Spot silver {moved} {pct}% to ${small} an ounce, platinum {moved2} {pct2}% to ${price} and palladium {moved3} {pct3}% to ${price2}.",
+    "Three-month copper on the London Metal Exchange {moved} {pct}% to ${big} a metric ton by {hh}:{mm} GMT.",
+    "The benchmark KSE-100 index closed at {index} points, {updown} {points} points or {pct}%, on {day}.",
+    "Volume on the exchange stood at {n} million shares worth Rs{n2} billion, against {n3} million shares in the previous session.",
+    "Brent crude futures {moved} {cents} cents, or {pct}%, to ${oil} a barrel, and U.S. West Texas Intermediate crude {moved2} {cents2} cents to ${oil2}.",
+    "The dollar index, which measures the greenback against six rivals, {moved} {pct}% to {dxy}, making bullion {cheaper} for holders of other currencies.",
+    "The rupee closed at {fx} against the dollar in the interbank market, {updown} {paisa} paisa from the previous close, the State Bank of Pakistan said.",
+    "Tungsten APT prices in Rotterdam were assessed at ${big} per metric ton unit on {day}, {updown} ${points} from the previous week.",
+    "Antimony trioxide in Europe was quoted at ${big} a ton, {updown} {pct}% on the week, as traders weighed supply from {country}.",
+]
+PRICE_TITLES = [
+    "Gold {moved} {pct}% as dollar {dir3}; silver at ${small}",
+    "KSE-100 {moved} {points} points to close at {index}",
+    "Copper {moved} to ${big} on LME as {country} demand {dir3}",
+    "Rupee closes at {fx} against dollar",
+    "Oil {moved} {pct}% as traders watch {country}",
+    "Tungsten, antimony prices {moved} in thin trade",
+]
+AGENCY_PARAGRAPHS = [
+    "This story has not been edited by our staff and is auto-generated from a syndicated feed. The views expressed "
+    "are those of the original publisher and do not necessarily reflect the views of this website.",
+    "Copyright 2026 The Wire Agency. All rights reserved. This material may not be published, broadcast, rewritten "
+    "or redistributed in any form without prior written permission.",
+    "For the latest commodities prices, charts and analysis, visit our markets page, sign up for the daily briefing "
+    "newsletter, and follow the markets desk for breaking updates throughout the trading day.",
+]
+
+
+class BoilerplateWriter(NewsWriter):
+    """Items of templated price reports plus one news sentence and two agency paragraphs."""
+
+    def _value(self, name: str) -> str:
+        r = self.rng
+        base = name.rstrip("0123456789").lower()
+        figures = {
+            "price": lambda: f"{r.uniform(800, 2600):,.2f}", "small": lambda: f"{r.uniform(20, 35):.2f}",
+            "big": lambda: f"{r.uniform(300, 12000):,.2f}", "oil": lambda: f"{r.uniform(60, 95):.2f}",
+            "index": lambda: f"{r.uniform(60000, 95000):,.2f}", "points": lambda: f"{r.uniform(5, 900):.2f}",
+            "cents": lambda: str(r.randint(2, 190)), "dxy": lambda: f"{r.uniform(95, 110):.3f}",
+            "fx": lambda: f"{r.uniform(270, 300):.2f}", "paisa": lambda: str(r.randint(1, 95)),
+            "hh": lambda: f"{r.randint(0, 23):02d}", "mm": lambda: f"{r.randint(0, 59):02d}",
+            "pct": lambda: f"{r.uniform(0.1, 3.5):.1f}",
+            "dir": lambda: r.choice(("up", "down")), "updown": lambda: r.choice(("up", "down")),
+            "moved": lambda: r.choice(("rose", "fell", "gained", "slipped", "edged up", "eased")),
+            "cheaper": lambda: r.choice(("cheaper", "more expensive")), "day": lambda: r.choice(DAYS),
+        }
+        if base in figures:
+            return figures[base]()
+        return super()._value(name)
+
+    def item(self, beat: bool | None = None) -> tuple[str, str]:
+        r = self.rng
+        if beat is None:
+            beat = r.random() < self.beat_fraction
+        sentences = [self._fill(form) for form in r.sample(PRICE_SENTENCES, 2)]
+        sentences.append(r.choice(self.beat_sentences if beat else self.sentences))
+        title = r.choice(self.beat_titles) if beat else self._fill(r.choice(PRICE_TITLES))
+        return title, " ".join(sentences + AGENCY_PARAGRAPHS[:2] if r.random() < 0.5 else sentences + AGENCY_PARAGRAPHS[1:])
+
+
+CORPORA = {"news": NewsWriter, "boilerplate": BoilerplateWriter}
+
+
 # --- feeds ---------------------------------------------------------------------
 
 
@@ -258,8 +332,8 @@ class FeedSet:
     """N feeds of ITEMS_PER_FEED items; `change` prepends one and drops the oldest."""
 
     def __init__(self, count: int, seed: int = 2025, items_per_feed: int = ITEMS_PER_FEED, compress: bool = True,
-                 beat_fraction: float = BEAT_FRACTION):
-        self.writer = NewsWriter(seed, beat_fraction)
+                 beat_fraction: float = BEAT_FRACTION, corpus: str = "news"):
+        self.writer = CORPORA[corpus](seed, beat_fraction)
         self.rng = random.Random(seed + 1)
         self.items_per_feed = items_per_feed
         self.compress = compress
@@ -459,9 +533,9 @@ class FeedHTTPServer:
 
 
 async def serve(count: int, latency: float, port: int = 0, seed: int = 2025, compress: bool = True,
-                ready=None, beat_fraction: float = BEAT_FRACTION) -> None:
+                ready=None, beat_fraction: float = BEAT_FRACTION, corpus: str = "news") -> None:
     started = time.monotonic()
-    feeds = FeedSet(count, seed=seed, compress=compress, beat_fraction=beat_fraction)
+    feeds = FeedSet(count, seed=seed, compress=compress, beat_fraction=beat_fraction, corpus=corpus)
     app = FeedHTTPServer(feeds, latency)
     server = await asyncio.start_server(app.handle, "127.0.0.1", port, backlog=4096, limit=1 << 20)
     bound = server.sockets[0].getsockname()[1]
@@ -481,8 +555,9 @@ class FeedServerProcess:
     """The feed server in a child process; `with FeedServerProcess(1000) as server: server.url(i)`."""
 
     def __init__(self, feeds: int, latency: float = 0.1, seed: int = 2025, compress: bool = True, startup_timeout: float = 120.0,
-                 beat_fraction: float = BEAT_FRACTION):
+                 beat_fraction: float = BEAT_FRACTION, corpus: str = "news"):
         self.beat_fraction = beat_fraction
+        self.corpus = corpus
         self.count = feeds
         self.latency = latency
         self.seed = seed
@@ -494,7 +569,7 @@ class FeedServerProcess:
 
     def __enter__(self) -> FeedServerProcess:
         command = [sys.executable, str(Path(__file__).resolve()), "--feeds", str(self.count), "--latency", str(self.latency),
-                   "--seed", str(self.seed), "--beat-fraction", str(self.beat_fraction)]
+                   "--seed", str(self.seed), "--beat-fraction", str(self.beat_fraction), "--corpus", self.corpus]
         if not self.compress:
             command.append("--no-gzip")
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -542,13 +617,14 @@ class FeedServerProcess:
 HOSTS = 16
 
 
-def loopback_host(index: int) -> str:
-    return f"127.0.0.{1 + index % HOSTS}"
+def loopback_host(index: int, hosts: int = HOSTS) -> str:
+    return f"127.0.0.{1 + index % hosts}"
 
 
-def feed_url(base: str, index: int) -> str:
-    """The URL of feed `index`: on host 127.0.0.(1 + index % 16) of the server at `base`."""
-    return f"{base.replace('127.0.0.1', loopback_host(index), 1)}/feed/{index}.xml"
+def feed_url(base: str, index: int, hosts: int = HOSTS) -> str:
+    """The URL of feed `index`: on host 127.0.0.(1 + index % hosts) of the server at `base`
+    (hosts=1: every feed on one host, as a list of one site's searches)."""
+    return f"{base.replace('127.0.0.1', loopback_host(index, hosts), 1)}/feed/{index}.xml"
 
 
 def control(base: str, path: str, payload: dict | None = None) -> dict:
@@ -567,13 +643,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--no-gzip", action="store_true")
     parser.add_argument("--beat-fraction", type=float, default=BEAT_FRACTION, help="share of items about the beat")
+    parser.add_argument("--corpus", choices=sorted(CORPORA), default="news",
+                        help="news (default) or boilerplate (templated price reports sharing agency paragraphs)")
     args = parser.parse_args(argv)
 
     def ready(port: int, seconds: float) -> None:
         print(f"PORT {port} {seconds:.3f}", flush=True)
 
     try:
-        asyncio.run(serve(args.feeds, args.latency, args.port, args.seed, not args.no_gzip, ready, args.beat_fraction))
+        asyncio.run(serve(args.feeds, args.latency, args.port, args.seed, not args.no_gzip, ready, args.beat_fraction,
+                          args.corpus))
     except KeyboardInterrupt:
         pass
     return 0

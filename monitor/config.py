@@ -24,6 +24,8 @@ from storage.types import FeedSpec
 DEFAULT_DB = "minerals-monitor.db"
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 CHANNEL_TYPES = ("console", "email", "webhook")
+GROUP_BY = ("story", "rule")
+NOTIFY_UPDATES = ("escalation", "never")
 SECRET_KEYS = frozenset({"password", "secret"})
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -75,6 +77,10 @@ class AlertsConfig:
     routes: dict[str, SeverityRoute] = field(default_factory=dict)
     throttle_digest: str = "hourly"  # where throttled hits go when their rule has no digest of its own
     daily_digest_hour: int = 7  # UTC hour of "daily" digests
+    group_by: str = "story"  # "story": one notification per (story, channel); "rule": one per (rule, story, channel)
+    group_wait: float = 30.0  # seconds a story's first hit waits for the story's other hits to join it
+    notify_updates: str = "escalation"  # "escalation": a later hit that raises the story's severity sends an update
+    console_url: str | None = None  # the web console, linked where an email digest lists only the first stories
 
 
 @dataclass(frozen=True)
@@ -441,7 +447,7 @@ def _alerts(table: dict[str, Any], channels: dict[str, ChannelConfig], where: st
     _unknown_keys(
         table,
         {"default_channels", "operator_channel", "max_attempts", "give_up_after", "skip_older_than", "routes",
-         "throttle_digest", "daily_digest_hour"},
+         "throttle_digest", "daily_digest_hour", "group_by", "group_wait", "notify_updates", "console_url"},
         where,
         p,
         problems,
@@ -492,7 +498,17 @@ def _alerts(table: dict[str, Any], channels: dict[str, ChannelConfig], where: st
     if isinstance(daily_hour, bool) or not isinstance(daily_hour, int) or not 0 <= daily_hour <= 23:
         problems.append(f"{where}: {p}daily_digest_hour: expected an hour from 0 to 23 (UTC)")
         daily_hour = defaults.daily_digest_hour
+    console_url = table.get("console_url")
+    if console_url is not None and (not isinstance(console_url, str) or not re.match(r"^https?://", console_url)):
+        problems.append(f"{where}: {p}console_url: expected an http(s) URL")
+        console_url = None
+    group_by = _choice(table, "group_by", GROUP_BY, defaults.group_by, where, p, problems)
+    notify_updates = _choice(table, "notify_updates", NOTIFY_UPDATES, defaults.notify_updates, where, p, problems)
     return AlertsConfig(
+        group_by=group_by,
+        group_wait=_duration(table, "group_wait", defaults.group_wait, where, p, problems),
+        notify_updates=notify_updates,
+        console_url=console_url,
         default_channels=default_channels,
         operator_channel=operator,
         max_attempts=_int(table, "max_attempts", defaults.max_attempts, where, p, problems),
@@ -502,6 +518,15 @@ def _alerts(table: dict[str, Any], channels: dict[str, ChannelConfig], where: st
         throttle_digest=throttle_digest,
         daily_digest_hour=daily_hour,
     )
+
+
+def _choice(table: dict[str, Any], key: str, allowed: tuple[str, ...], default: str, where: str, prefix: str,
+            problems: list[str]) -> str:
+    value = table.get(key, default)
+    if value not in allowed:
+        problems.append(f"{where}: {prefix}{key}: expected {' or '.join(repr(a) for a in allowed)}, got {value!r}")
+        return default
+    return value
 
 
 def _digest_problem(value: Any) -> str | None:

@@ -4,7 +4,6 @@ pipeline, dispatcher and scheduler, started and stopped in the right order."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import multiprocessing
 import os
@@ -24,14 +23,18 @@ from alerts.retry import RetryPolicy
 from monitor import schedule
 from monitor.channels import build_channels
 from monitor.config import Config
+from monitor.decide import base_interval
 from monitor.fetch.fetcher import Fetcher, user_agent
+from monitor.faults import FaultLog
 from monitor.fetch.pool import FetchPool
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
 from monitor.writer import WriteThread
 from storage import RunLock, articles, feeds, open_database, transaction
 from storage import stories as storage_stories
+from storage import titles as storage_titles
 from storage.checkpoint import BackgroundCheckpointer, disable_auto_checkpoint
+from storage.exceptions import DatabaseUnavailableError
 
 log = logging.getLogger("minerals_monitor")
 
@@ -41,6 +44,7 @@ OnScheduledPoll = Callable[[PollSummary, "datetime | None"], None]
 
 RULES_RELOAD_SECONDS = 5
 FTS_INDEX_SECONDS = 10
+RECORD_RETRY_SECONDS = (1.0, 30.0)  # first and longest wait before writing a dispatcher record again
 
 
 def worker_count() -> int:
@@ -80,6 +84,8 @@ class Monitor:
         # Told of every poll with its duration (the web console's /metrics counts them).
         self.poll_observers: list[Callable[[PollSummary, float], None]] = []
         self.scheduler: AsyncIOScheduler | None = None  # while run_forever runs
+        self.faults = FaultLog(log)
+        self._stopping: asyncio.Event | None = None  # set by run_forever's stop
 
     async def __aenter__(self) -> Monitor:
         try:
@@ -99,7 +105,7 @@ class Monitor:
         disable_auto_checkpoint(self.db)  # checkpoints run in a thread, not in a commit on the loop
         self._stack.enter_context(BackgroundCheckpointer(config.storage_path))
         self.sync_feeds()
-        self.channels = build_channels(config.channels, self.console_stream)
+        self.channels = build_channels(config.channels, self.console_stream, config.alerts.console_url)
         for channel in self.channels.values():
             self._stack.push_async_callback(channel.aclose)
         polling = config.polling
@@ -135,7 +141,7 @@ class Monitor:
             operator_channel=config.alerts.operator_channel,
             now=self.now,
             # The loop never waits for the write lock; outcomes go before queued polls.
-            write=functools.partial(self.writer.call, urgent=True) if self.writer else None,
+            write=self._write_record if self.writer else None,
         )
         self.pipeline = Pipeline(
             self.db, config, self.fetcher, self.rules, executor=self.executor, on_commit=self.dispatcher.wake, now=self.now,
@@ -179,7 +185,8 @@ class Monitor:
         self, send_digests: bool = False, in_order: bool = False, on_poll: OnPoll | None = None
     ) -> list[PollSummary]:
         summaries = await self.poll_all(in_order, on_poll)
-        await self.dispatcher.drain()
+        # A one-shot run has polled all it will: its stories' notifications leave now, not after group_wait.
+        await self.dispatcher.drain(release_collecting=True)
         await self._index_for_search()
         if send_digests:
             for schedule_name in self.digest_schedules():
@@ -195,17 +202,52 @@ class Monitor:
         return names
 
     async def _poll_logged(self, feed_id: int, on_poll: OnPoll | None = None) -> PollSummary:
-        started = time.monotonic()
-        try:
-            summary = await self.pipeline.poll_feed(feed_id)
-        except Exception:
-            log.exception("poll of feed %s failed unexpectedly", feed_id)
-            raise
-        for observe in self.poll_observers:
-            observe(summary, time.monotonic() - started)
+        summary = (await self._poll_stored(feed_id))[0]
         if on_poll is not None:
             on_poll(summary)
         return summary
+
+    async def _poll_stored(self, feed_id: int) -> tuple[PollSummary, bool]:
+        """One poll; (summary, False) when the database could not store it (disk full, locked,
+        ...): told as one throttled line by the FaultLog, not a traceback per poll."""
+        started = time.monotonic()
+        try:
+            summary = await self.pipeline.poll_feed(feed_id)
+        except DatabaseUnavailableError as error:
+            self.faults.failed(error, "polls")
+            feed = feeds.get_feed(self.db, feed_id)
+            return PollSummary(feed.id, feed.name, feed.url, False, None, error=str(error)), False
+        except Exception:
+            log.exception("poll of feed %s failed unexpectedly", feed_id)
+            raise
+        if self.faults.active:
+            self.faults.succeeded()
+        for observe in self.poll_observers:
+            observe(summary, time.monotonic() - started)
+        return summary, True
+
+    async def _write_record(self, work: Callable[[sqlite_utils.Database], T]) -> T:
+        """The dispatcher's records (sent, failed, ...) on the write thread, ahead of queued polls.
+
+        A fault of the file is waited out rather than raised: the alert has left already, and
+        its record is what keeps it from leaving again; the dispatcher's tasks live on and
+        send nothing more on that channel until the record is written. Raised once stopping
+        (the record is lost, the alert is sent again on the next start, same webhook-id),
+        or at once outside the daemon (`run --once`)."""
+        assert self.writer is not None
+        wait = RECORD_RETRY_SECONDS[0]
+        while True:
+            try:
+                return await self.writer.call(work, urgent=True)
+            except DatabaseUnavailableError as error:
+                if self._stopping is None or self._stopping.is_set():
+                    raise
+                self.faults.failed(error, "alert records")
+            try:
+                await asyncio.wait_for(self._stopping.wait(), wait)
+            except TimeoutError:
+                pass
+            wait = min(wait * 2, RECORD_RETRY_SECONDS[1])
 
     @property
     def scheduling(self) -> bool:
@@ -219,17 +261,21 @@ class Monitor:
 
         async def poll_job(feed_id: int) -> None:
             try:
-                summary = await self._poll_logged(feed_id)
+                summary, stored = await self._poll_stored(feed_id)
             except asyncio.CancelledError:
                 # Stopping: a cancelled poll wrote nothing, or was handed to the write thread,
                 # which stores it whole before the database closes.
                 log.debug("poll of feed %s cancelled by shutdown", feed_id)
                 return
-            next_poll_at = feeds.get_feed(self.db, feed_id).next_poll_at
+            feed = feeds.get_feed(self.db, feed_id)
+            next_poll_at = feed.next_poll_at
+            if next_poll_at is None or next_poll_at <= self.now():  # the poll stored nothing (disk full, ...)
+                next_poll_at = self.now() + timedelta(seconds=base_interval(feed, self.config.polling))
             schedule.move_next_run(scheduler, feed_id, next_poll_at)
             if on_poll is not None:
-                on_poll(summary, next_poll_at)
-            elif summary.error and not summary.skipped:
+                if stored:  # a database fault is told once by the FaultLog, not per feed
+                    on_poll(summary, next_poll_at)
+            elif summary.error and not summary.skipped and stored:
                 log.warning("feed %s (%s): %s", summary.feed_name, summary.url, summary.error)
 
         active = feeds.active_feeds(self.db)
@@ -244,6 +290,7 @@ class Monitor:
         for digest in sorted(self.digest_schedules()):
             scheduler.add_job(self.dispatcher.send_digest, schedule.digest_trigger(digest, self.config.alerts.daily_digest_hour),
                               args=[digest, f"{digest} digest"], id=f"digest-{digest}", max_instances=1, coalesce=True)
+        self._stopping = stop
         scheduler.start()
         dispatching = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         log.info("monitoring %d feeds with %d rules", len(active), len(self.rules.current.ruleset.rules))
@@ -255,25 +302,30 @@ class Monitor:
             self.dispatcher.stop()  # an in-flight send finishes and is recorded
             await dispatching
 
-    async def _write(self, work: Callable[[sqlite_utils.Database], T]) -> T:
-        """Database upkeep goes to the write thread, so the loop never waits for the write lock."""
-        if self.writer is None:
-            return work(self.db)
-        return await self.writer.call(work)
+    async def _write(self, work: Callable[[sqlite_utils.Database], T], what: str = "database upkeep") -> T | None:
+        """Database upkeep goes to the write thread, so the loop never waits for the write lock.
+        A fault of the file is told once (FaultLog) and the upkeep tried again on its next run."""
+        try:
+            if self.writer is None:
+                return work(self.db)
+            return await self.writer.call(work)
+        except DatabaseUnavailableError as error:
+            self.faults.failed(error, what)
+            return None
 
     async def _prune_story_bands(self) -> None:
         before = self.now() - timedelta(seconds=self.config.stories.window)
 
         def prune(db: sqlite_utils.Database) -> int:
             with transaction(db):
-                return storage_stories.prune_bands(db, before)
+                return storage_stories.prune_bands(db, before) + storage_titles.prune_titles(db, before)
 
-        removed = await self._write(prune)
+        removed = await self._write(prune, "story band pruning")
         log.debug("pruned %d story band keys older than the window", removed)
 
     async def _index_for_search(self) -> None:
         """Full-text indexing in batches, off the polls' transactions (`hits search` also catches up)."""
-        await self._write(articles.index_pending)
+        await self._write(articles.index_pending, "search indexing")
 
     async def _reload_rules(self) -> None:
         self.rules.reload_if_changed()

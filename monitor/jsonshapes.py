@@ -110,22 +110,24 @@ def not_sent_reason(alert: Alert) -> str | None:
 
 
 def delivery_json(alert: Alert) -> dict:
-    """`alerts list --json` items."""
+    """`alerts list --json` and /api/deliveries items."""
     d = alert.delivery
     return {
         "id": d.id,
         "channel": d.channel,
-        "rule": alert.hit.rule_id,
+        "rule": alert.hit.rule_id,  # the notification's highest-severity rule
+        "rules": list(alert.rule_ids),  # every rule the notification carries (issue 14)
+        "update": d.is_update,
         "severity": alert.hit.severity,
         "url": alert.article.url or alert.article.link,
         "title": alert.article.title,
         "status": d.status,
         "attempts": d.attempts,
         "last_error": d.last_error,
+        "reason": not_sent_reason(alert),  # why it was not (yet) sent: old news, muted, digest
         "next_attempt_at": iso(d.next_attempt_at) if d.status in ("pending", "failed") else None,
         "created_at": iso(d.created_at),
         "sent_at": iso(d.sent_at),
         "webhook_id": d.idempotency_key,
-        "story_id": alert.article.story_id,
-        "reason": not_sent_reason(alert),  # why it was not (yet) sent: old news, muted, digest
+        "story_id": d.story_id if d.story_id is not None else alert.article.story_id,
     }

@@ -10,7 +10,8 @@
             new, updated = storage.articles.ingest_entries(...)
             matches = rules.match(new + updated)
             hits = storage.hits.insert_hits(...)                 # one per (rule, article)
-            storage.deliveries.enqueue(hit, channel)             # the outbox
+            routing.place_hit(hit, story, channel)               # pure: join, open or covered
+            storage.deliveries.open_notification / join ...      # the outbox: one per (story, channel)
             storage.feeds.record_poll(decide.poll_record(...))
     dispatcher.wake()                                            # alerts leave after commit
 
@@ -45,7 +46,9 @@ from monitor.writer import WriteThread
 from rules import parse_duration as parse_rule_duration  # the parser that validated the rule
 from rules.types import Document
 from storage import articles, deliveries, feeds, hits, savepoint, transaction
+from storage.db import is_file_fault
 from storage import stories as storage_stories
+from storage import titles as storage_titles
 from storage.types import Article, Feed, Hit, IngestResult, MatchedTerm, PollRecord
 
 log = logging.getLogger("minerals_monitor.poll")
@@ -229,7 +232,8 @@ class Pipeline:
                     with savepoint(db):
                         outcomes.append(self._store_one(db, write))
                 except Exception as error:  # this poll's problem; the others of the batch still commit
-                    if not db.conn.in_transaction:  # SQLite rolled back everything (disk full, I/O): fail the batch
+                    # SQLite rolled back everything, or the file itself failed (disk full, I/O): fail the batch
+                    if not db.conn.in_transaction or is_file_fault(error):
                         raise
                     log.exception("storing the poll of feed %s failed", write.feed_id)
                     outcomes.append(error)
@@ -301,13 +305,41 @@ class Pipeline:
             rows.append((article.id, candidate[2], list(sig.band_keys)))
             grouped.append(article)
         storage_stories.add_signatures(db, rows, now)
+        return self._group_by_title(db, grouped, now)
+
+    def _group_by_title(self, db: sqlite_utils.Database, new: list[Article], now: datetime) -> list[Article]:
+        """An article that joined no story by its text, and has no text but its title (or whose
+        story-mate has none: an aggregator item), joins the story of the same title (monitor/stories.py)."""
+        keyed = [(article, stories.title_key(article.title)) for article in new]
+        keys = sorted({key for _, key in keyed if key})
+        if not keys:
+            return new
+        since = now - timedelta(seconds=self.config.stories.window)
+        by_key: dict[str, list[tuple[int, str, bool]]] = {}
+        for key, _article_id, story_id, title, title_only in storage_titles.title_candidates(db, keys, since):
+            by_key.setdefault(key, []).append((story_id, title, title_only))
+        grouped, rows = [], []
+        for article, key in keyed:
+            if key is not None:
+                if article.story_id == article.id:  # joined no story by its text
+                    story_id = stories.title_story(article.title, article.title_only, by_key.get(key, []))
+                    if story_id is not None and story_id != article.story_id:
+                        storage_stories.join_story(db, article.id, story_id)
+                        article = replace(article, story_id=story_id)
+                by_key.setdefault(key, []).append((article.story_id, article.title, article.title_only))
+                rows.append((key, article.id, article.title_only))
+            grouped.append(article)
+        storage_titles.add_titles(db, rows, now)
         return grouped
 
     def _record_hits(self, db: sqlite_utils.Database, new: list[Article], updated: list[Article], now: datetime) -> list[Hit]:
         """Match, store hits and their outbox rows; inside the poll's transaction.
 
-        One alert per (rule, story, channel): a hit on a later member of a story
-        already alerted for that rule is stored (and listed), but not sent.
+        Routes, mutes, throttles and digests act per rule first (routing.plan_delivery). Then,
+        with `group_by = "story"`, an immediate hit goes into its story's notification on that
+        channel (routing.place_hit): it joins the one still collecting, opens the first one, or
+        opens an update when it raises the story's severity; otherwise it is stored and listed
+        but sends nothing. With `group_by = "rule"`: one notification per (rule, story, channel).
         """
         by_id = {a.id: a for a in new + updated}
         loaded = self.rules.current  # one version of the rules for the whole poll (a reload may swap it meanwhile)
@@ -315,16 +347,44 @@ class Pipeline:
         inserted = hits.insert_hits(db, found, now)  # an updated article re-alerts only for new rules
         if not inserted:
             return inserted
+        settings = self.config.alerts
         mutes = deliveries.active_mutes(db, now)
         for hit in inserted:
             rule = loaded.by_id[hit.rule_id]
-            if hit.story_id is not None and storage_stories.story_alerted(db, rule.id, hit.story_id, hit.article_id):
-                continue
-            for route in routing.routes_for(rule, self.config.alerts):
+            story = hit.story_id if hit.story_id is not None else hit.article_id
+            seen_in_story: bool | None = None  # has this rule already hit another article of the story?
+            for route in routing.routes_for(rule, settings):
                 throttled = bool(rule.throttle) and deliveries.immediate_since(
                     db, rule.id, route.channel, now - parse_rule_duration(rule.throttle)
                 )
-                plan = routing.plan_delivery(route, rule, by_id[hit.article_id], self.config.alerts, now,
+                plan = routing.plan_delivery(route, rule, by_id[hit.article_id], settings, now,
                                              muted=rule.id in mutes, throttled=throttled)
-                deliveries.enqueue(db, hit.id, plan.channel, now, plan.status, rule_id=rule.id, digest=plan.digest)
+                if plan.status == "pending" and settings.group_by == "story":
+                    self._notify(db, hit, plan.channel, story, now)
+                    continue
+                if seen_in_story is None:
+                    seen_in_story = hit.story_id is not None and storage_stories.story_alerted(
+                        db, rule.id, hit.story_id, hit.article_id)
+                if seen_in_story:
+                    continue  # one per (rule, story, channel): a later outlet's copy is listed, not sent
+                key = None
+                if plan.status == "pending":
+                    key = deliveries.notification_key(plan.channel, deliveries.story_key(db, story), 0, rule_id=rule.id)
+                deliveries.enqueue(db, hit.id, plan.channel, now, plan.status, rule_id=rule.id, digest=plan.digest,
+                                   idempotency_key=key, story_id=story, severity=hit.severity)
         return inserted
+
+    def _notify(self, db: sqlite_utils.Database, hit: Hit, channel: str, story: int, now: datetime) -> None:
+        """Put an immediate hit into its story's notification on `channel` (see routing.place_hit)."""
+        collecting = deliveries.collecting(db, story, channel)
+        notified = None if collecting else deliveries.notified(db, story, channel)
+        placement = routing.place_hit(hit.severity, collecting, notified, self.config.alerts.notify_updates)
+        if placement.action == "join":
+            deliveries.join_notification(db, placement.delivery_id, hit.id, hit.severity, collecting[1])
+        elif placement.action == "open":
+            key = deliveries.notification_key(channel, deliveries.story_key(db, story), placement.update_number)
+            deliveries.open_notification(
+                db, hit_id=hit.id, rule_id=hit.rule_id, channel=channel, story_id=story, severity=hit.severity,
+                now=now, send_at=now + timedelta(seconds=self.config.alerts.group_wait), idempotency_key=key,
+                update_number=placement.update_number, raised_from=placement.raised_from,
+            )

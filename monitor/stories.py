@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.parse.signature import NUM_PERM, StorySignature
+from monitor.parse.signature import NUM_PERM, StorySignature, words_of
+
+# Title grouping (issue 14.4): an item with only a title (Google News, Bing News) cannot be
+# compared by its text, so it joins the story of an article with the same title, or nearly:
+# the first words look the article up, the word sets must overlap this much (Jaccard), measured
+# on tests/data/aggregator_titles.yaml (README "Stories").
+TITLE_KEY_WORDS = 3
+TITLE_MIN_WORDS = 4
+TITLE_THRESHOLD = 0.6
 
 
 def similarity(a: np.ndarray, b_bytes: bytes) -> float:
@@ -26,6 +34,36 @@ def best_story(sig: StorySignature, candidates: list[tuple[int, int, bytes]], th
     best: tuple[float, int] | None = None
     for _article_id, story_id, stored in candidates:
         score = similarity(sig.values, stored)
+        if score >= threshold and (best is None or (score, -story_id) > (best[0], -best[1])):
+            best = (score, story_id)
+    return best[1] if best else None
+
+
+def title_key(title: str) -> str | None:
+    """The lookup key of a title: its first words, case-folded, punctuation dropped (None: too short)."""
+    words = words_of(title)
+    if len(words) < TITLE_MIN_WORDS:
+        return None
+    return " ".join(words[:TITLE_KEY_WORDS])
+
+
+def title_similarity(a: str, b: str) -> float:
+    """Jaccard similarity of the two titles' word sets."""
+    left, right = set(words_of(a)), set(words_of(b))
+    return len(left & right) / len(left | right) if left and right else 0.0
+
+
+def title_story(
+    title: str, title_only: bool, candidates: list[tuple[int, str, bool]], threshold: float = TITLE_THRESHOLD
+) -> int | None:
+    """The story an article joins by its title: a candidate (story id, title, title only) with the
+    same title or nearly, when one of the two has no text but its title (two full texts are
+    compared by their signatures, never by their titles alone). Oldest story on ties."""
+    best: tuple[float, int] | None = None
+    for story_id, other, other_title_only in candidates:
+        if not (title_only or other_title_only):
+            continue
+        score = title_similarity(title, other)
         if score >= threshold and (best is None or (score, -story_id) > (best[0], -best[1])):
             best = (score, story_id)
     return best[1] if best else None

@@ -33,6 +33,7 @@ import sqlite_utils
 
 from storage import open_database
 from storage.checkpoint import disable_auto_checkpoint
+from storage.exceptions import StorageError
 
 log = logging.getLogger("minerals_monitor.writer")
 
@@ -140,7 +141,8 @@ class WriteThread:
         try:
             results = batch[0].handler(self.db, [job.item for job in batch])
         except BaseException as error:  # the whole transaction failed: every item gets the error
-            log.exception("write batch of %d failed", len(batch))
+            if not isinstance(error, StorageError):  # a fault of the file is told by the callers, once
+                log.exception("write batch of %d failed", len(batch))
             results = [error] * len(batch)
         settled = list(zip(batch, results, strict=True))
         try:  # one wake-up of the loop per batch, not one per poll

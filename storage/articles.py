@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils 
 
 _ARTICLE_COLUMNS = (
     "a.id, a.feed_id, a.url, a.link, a.guid, a.title, a.summary, a.content, a.published_at, "
-    "a.first_seen_at, a.content_hash, a.story_id, f.name"
+    "a.first_seen_at, a.content_hash, a.story_id, f.name, a.outlet"
 )
 
 
@@ -38,6 +38,7 @@ def _article(row: tuple, entry_key: str = "") -> Article:
         story_id=row[11],
         feed_name=row[12] or "",
         entry_key=entry_key,
+        outlet=row[13] or "",
     )
 
 
@@ -87,7 +88,8 @@ def ingest_entries(db: sqlite_utils.Database, feed_id: int, entries: list[Articl
         if entry.url:
             by_url[entry.url] = article_id  # a second entry with this URL in the same poll is a source
         article_rows.append((article_id, article_id, feed_id, entry.url or None, entry.link, entry.guid, entry.title,
-                             entry.summary, entry.content, to_db(entry.published_at), stamp, entry.content_hash))
+                             entry.summary, entry.content, to_db(entry.published_at), stamp, entry.content_hash,
+                             entry.outlet))
         source_rows.append((feed_id, entry.entry_key, article_id, stamp))
         new.append(replace(entry, id=article_id, first_seen_at=now, story_id=article_id))
     conn = db.conn
@@ -100,7 +102,7 @@ def ingest_entries(db: sqlite_utils.Database, feed_id: int, entries: list[Articl
     if article_rows:
         conn.executemany(
             "INSERT INTO articles (id, story_id, feed_id, url, link, guid, title, summary, content, published_at, "
-            "first_seen_at, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "first_seen_at, content_hash, outlet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             article_rows,
         )
     if source_rows:

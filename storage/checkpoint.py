@@ -29,8 +29,11 @@ class BackgroundCheckpointer:
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.OperationalError:
-                    continue  # busy: the next round catches up
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    continue  # busy, or the disk is full: the next round catches up
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.OperationalError:
+                pass  # the WAL stays and is checkpointed by the next open; the writers report the fault
         finally:
             conn.close()
 

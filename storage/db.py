@@ -9,7 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storage.exceptions import DatabaseLockedError, DatabaseMissingError, SchemaTooNewError, StorageError
+from storage.exceptions import (
+    DatabaseIOError,
+    DatabaseLockedError,
+    DatabaseMissingError,
+    DatabaseReadOnlyError,
+    DatabaseUnavailableError,
+    DiskFullError,
+    SchemaTooNewError,
+    StorageError,
+)
 from storage.schema import SCHEMA_VERSION, migrate
 
 if TYPE_CHECKING:
@@ -62,18 +71,21 @@ def open_database(
         db.close()
         problem = _writable_problem(path)
         if problem:
-            raise StorageError(f"{path}: schema version {version} needs an upgrade to {SCHEMA_VERSION}, but {problem}")
+            raise DatabaseReadOnlyError(f"{path}: schema version {version} needs an upgrade to {SCHEMA_VERSION}, but {problem}")
         open_database(path, create=False).close()  # migrates
         return _connect(uri, path, read_only=True)
     if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+                os.close(fd)
+        except OSError as error:  # a read-only or missing folder: exit 3 naming the file, not a traceback
+            raise DatabaseReadOnlyError(f"database {os.path.abspath(path)}: cannot create it ({error.strerror or error})") from error
     problem = _writable_problem(path)
     if problem:
         # SQLite would open it read-only without a word and fail at the first write.
-        raise StorageError(f"{path}: {problem}")
+        raise DatabaseReadOnlyError(f"{path}: {problem}")
     return _connect(str(path), path, read_only=False)
 
 
@@ -134,44 +146,99 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One write transaction: everything inside commits together or not at all.
 
     BEGIN IMMEDIATE takes the write lock up front, so a concurrent writer waits
-    (busy timeout) instead of failing half-way with SQLITE_BUSY.
+    (busy timeout) instead of failing half-way with SQLITE_BUSY. A fault of the file
+    (disk full, read-only, I/O error, locked) is raised as a DatabaseUnavailableError that
+    names the database; SQLite may already have rolled back by itself (it does on a full
+    disk), and then there is nothing to roll back: "cannot rollback - no transaction is
+    active" never hides the real cause.
     """
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as error:
-        raise _translate(error, None) from error
+        raise translate_error(error, database_path(db)) from error
     try:
         yield db
+    except sqlite3.OperationalError as error:
+        _rollback_if_open(db)
+        raise translate_error(error, database_path(db)) from error
     except BaseException:
-        db.execute("ROLLBACK")
+        _rollback_if_open(db)
         raise
     else:
         try:
             db.execute("COMMIT")
         except sqlite3.OperationalError as error:
-            db.execute("ROLLBACK")
-            raise _translate(error, None) from error
+            _rollback_if_open(db)
+            raise translate_error(error, database_path(db)) from error
+
+
+def _rollback_if_open(db: sqlite_utils.Database) -> None:
+    if not db.conn.in_transaction:
+        return  # SQLite rolled back by itself (SQLITE_FULL, SQLITE_IOERR, ...)
+    try:
+        db.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # the error being raised says more than this one; the connection rolls back on close
 
 
 @contextmanager
 def savepoint(db: sqlite_utils.Database, name: str = "one_write") -> Iterator[sqlite_utils.Database]:
-    """A nested all-or-nothing step inside a transaction: on error only this step is undone."""
+    """A nested all-or-nothing step inside a transaction: on error only this step is undone
+    (unless SQLite rolled back the whole transaction by itself, e.g. on a full disk)."""
     db.execute(f"SAVEPOINT {name}")
     try:
         yield db
     except BaseException:
-        db.execute(f"ROLLBACK TO {name}")
-        db.execute(f"RELEASE {name}")
+        if db.conn.in_transaction:
+            db.execute(f"ROLLBACK TO {name}")
+            db.execute(f"RELEASE {name}")
         raise
     else:
         db.execute(f"RELEASE {name}")
 
 
+def database_path(db: sqlite_utils.Database) -> str | None:
+    """The file behind a connection (for error messages), None for an in-memory database."""
+    try:
+        for _, name, file in db.execute("PRAGMA database_list").fetchall():
+            if name == "main":
+                return file or None
+    except sqlite3.Error:
+        pass
+    return None
+
+
+def translate_error(error: sqlite3.OperationalError, path: str | Path | None) -> StorageError:
+    """Our error for SQLite's: a fault of the file becomes a DatabaseUnavailableError that
+    names the database and the cause in plain words."""
+    where = f"database {os.path.abspath(path)}: " if path and str(path) != ":memory:" else "database: "
+    text = str(error)
+    code = getattr(error, "sqlite_errorcode", None)
+    if "locked" in text or "busy" in text:
+        return DatabaseLockedError(f"{where}busy: another process held the write lock for over {BUSY_TIMEOUT_MS // 1000}s")
+    fault: type[DatabaseUnavailableError] | None = None
+    if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+        fault, cause = DiskFullError, "disk is full"
+    elif "readonly" in text or "read-only" in text:
+        fault, cause = DatabaseReadOnlyError, "read-only (the file, its folder or its file system)"
+    elif "disk I/O error" in text:
+        fault, cause = DatabaseIOError, "disk I/O error"
+    elif "unable to open database file" in text:
+        fault, cause = DatabaseIOError, "cannot open the file (deleted, or its folder is not writable)"
+    if fault is not None:
+        return fault(f"{where}{cause}")
+    return StorageError(f"{where}{text}")
+
+
+def is_file_fault(error: BaseException) -> bool:
+    """True for a fault of the database file rather than of one write's data."""
+    if isinstance(error, DatabaseUnavailableError):
+        return True
+    return isinstance(error, sqlite3.OperationalError) and isinstance(translate_error(error, None), DatabaseUnavailableError)
+
+
 def _translate(error: sqlite3.OperationalError, path: Path | None) -> StorageError:
-    where = f"{path}: " if path else ""
-    if "locked" in str(error) or "busy" in str(error):
-        return DatabaseLockedError(f"{where}database is busy: another process held it for over {BUSY_TIMEOUT_MS // 1000}s")
-    return StorageError(f"{where}{error}")
+    return translate_error(error, path)
 
 
 def integrity_ok(db: sqlite_utils.Database) -> bool:

@@ -7,8 +7,25 @@ class StorageError(Exception):
     """Root of storage errors (monitor/exceptions.py lists every package's root)."""
 
 
-class DatabaseLockedError(StorageError):
+class DatabaseUnavailableError(StorageError):
+    """The database file cannot be written just now (locked, disk full, read-only, I/O error):
+    a fault of the file, not of the data. Nothing was written; the same write may succeed later."""
+
+
+class DatabaseLockedError(DatabaseUnavailableError):
     """Another process holds the database (or its run lock) too long."""
+
+
+class DiskFullError(DatabaseUnavailableError):
+    """The disk (or SQLite's size limit) is full."""
+
+
+class DatabaseReadOnlyError(DatabaseUnavailableError):
+    """The database file, its folder or its file system is read-only."""
+
+
+class DatabaseIOError(DatabaseUnavailableError):
+    """The operating system failed a read or write of the database file."""
 
 
 class DatabaseMissingError(StorageError):

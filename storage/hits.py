@@ -105,3 +105,8 @@ def hits_for_rule_ids(db: sqlite_utils.Database, since: datetime | None) -> dict
 
 def count_hits_since(db: sqlite_utils.Database, since: datetime) -> int:
     return db.execute("SELECT count(*) FROM hits WHERE created_at >= ?", [to_db(since)]).fetchone()[0]  # hits_created
+
+
+def stored_rule_ids(db: sqlite_utils.Database) -> set[str]:
+    """Every rule id that has hits (a rule since removed from the rules files included)."""
+    return {row[0] for row in db.execute("SELECT DISTINCT rule_id FROM hits")}

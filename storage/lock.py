@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from storage.exceptions import DatabaseLockedError
+from storage.exceptions import DatabaseLockedError, DatabaseReadOnlyError
 
 
 class RunLock:
@@ -17,12 +17,19 @@ class RunLock:
     """
 
     def __init__(self, database_path: str | Path):
+        self.database_path = Path(database_path)
         self.path = Path(f"{database_path}.lock")
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as error:  # read-only file system, a folder we may not write: exit 3, not 70
+            raise DatabaseReadOnlyError(
+                f"database {os.path.abspath(self.database_path)}: cannot create its lock file {self.path.name} "
+                f"({error.strerror or error}); the monitor needs a writable folder for its database"
+            ) from error
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

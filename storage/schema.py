@@ -5,6 +5,7 @@ Each index says which query it serves. Never edit a released migration: add one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -173,19 +174,96 @@ def _v2(db: sqlite_utils.Database) -> None:
 
 
 def _v3(db: sqlite_utils.Database) -> None:
-    """hits(story_id, created_at): the console's stories (storage/console.py)."""
+    """hits(story_id, created_at): the web console's stories (storage/console.py)."""
     from storage.db import transaction
 
     with transaction(db):
         if db.execute("PRAGMA user_version").fetchone()[0] >= 3:
             return
-        # serves: the web console's stories, newest hit first (GROUP BY story_id walks this index),
-        # and a story's hits and notifications (storage/console.py)
+        # serves: a story's hits and notifications, and "was this story on an earlier page?"
+        # (storage/console.py)
         db.execute("CREATE INDEX hits_story_created ON hits(story_id, created_at)")
         db.execute("PRAGMA user_version = 3")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """hits(rule_id, created_at): one rule's stories, newest first (storage/console.py)."""
+    from storage.db import transaction
+
+    with transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 4:
+            return
+        # serves: the stories of one rule, newest first (the console's rule filter, per-rule Atom feeds)
+        db.execute("CREATE INDEX hits_rule_created ON hits(rule_id, created_at)")
+        db.execute("PRAGMA user_version = 4")
+
+
+def _v5(db: sqlite_utils.Database) -> None:
+    """Notifications (issue 14): an outbox row carries every hit of one story routed to one channel.
+
+    Existing rows become closed one-hit notifications, so nothing already queued changes.
+    """
+    from storage.db import transaction
+
+    with transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 5:
+            return
+        # One statement at a time: executescript() would COMMIT the transaction first.
+        for statement in re.split(r";[ \t]*(?:--[^\n]*)?\n", _V5_STATEMENTS):
+            if statement.strip():
+                db.execute(statement)
+
+
+_V5_STATEMENTS = """
+            ALTER TABLE deliveries ADD COLUMN story_id INTEGER;          -- the story it is about
+            ALTER TABLE deliveries ADD COLUMN update_number INTEGER NOT NULL DEFAULT 0;  -- >0: a severity update
+            ALTER TABLE deliveries ADD COLUMN severity TEXT NOT NULL DEFAULT '';  -- its highest hit's
+            ALTER TABLE deliveries ADD COLUMN raised_from TEXT;         -- an update: the severity notified before
+            ALTER TABLE deliveries ADD COLUMN closed_at TEXT;           -- NULL: the story's hits may still join
+            ALTER TABLE deliveries ADD COLUMN probe INTEGER NOT NULL DEFAULT 0;  -- 1: its next attempt probes a paused channel
+            -- Every hit a notification carries (its opening hit included).
+            CREATE TABLE delivery_hits (
+                delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+                hit_id INTEGER NOT NULL REFERENCES hits(id),
+                PRIMARY KEY (delivery_id, hit_id)                       -- serves: the hits of a notification
+            ) WITHOUT ROWID;
+            -- serves: throttle ("an immediate notification carrying this rule on this channel lately?")
+            CREATE INDEX delivery_hits_hit ON delivery_hits(hit_id);
+            -- serves: "is a notification of this story collecting on this channel?", "what was notified?"
+            CREATE INDEX deliveries_story_channel ON deliveries(story_id, channel) WHERE story_id IS NOT NULL;
+            -- serves: a channel's due notifications, oldest first (each on its own retry schedule)
+            CREATE INDEX deliveries_channel_due ON deliveries(channel, status, next_attempt_at);
+            INSERT INTO delivery_hits (delivery_id, hit_id) SELECT id, hit_id FROM deliveries;
+            UPDATE deliveries SET closed_at = created_at,
+                severity = coalesce((SELECT severity FROM hits WHERE hits.id = deliveries.hit_id), ''),
+                story_id = (SELECT story_id FROM hits WHERE hits.id = deliveries.hit_id);
+            PRAGMA user_version = 5
+"""
+
+
+def _v6(db: sqlite_utils.Database) -> None:
+    """Aggregator items (issue 14.4): the outlet an item names, and title keys for story grouping."""
+    from storage.db import transaction
+
+    with transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 6:
+            return
+        db.execute("ALTER TABLE articles ADD COLUMN outlet TEXT NOT NULL DEFAULT ''")  # <source> of an aggregator item
+        # A title key per article first seen within the story window (pruned with the band keys):
+        # an aggregator item with only a title joins the story of an article with the same title.
+        db.execute(
+            "CREATE TABLE article_titles ("
+            " title_key TEXT NOT NULL,"
+            " article_id INTEGER NOT NULL REFERENCES articles(id),"
+            " title_only INTEGER NOT NULL,"  # the article has no text but its title
+            " first_seen_at TEXT NOT NULL,"
+            " PRIMARY KEY (title_key, article_id)"  # serves: the articles with this title key
+            ") WITHOUT ROWID"
+        )
+        db.execute("PRAGMA user_version = 6")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -11,9 +11,13 @@ from datetime import datetime
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
-# pending/failed: waiting to be sent now; digest: waiting for its digest; sent; dead: given up;
+# pending/failed: waiting to be sent (a pending notification may still be collecting its story's
+# hits, see `Delivery.closed_at`); digest: waiting for its digest; sent; dead: given up;
 # muted: the rule was muted; skipped: old news when first seen (stored, never sent).
 DELIVERY_STATUSES = ("pending", "sent", "failed", "dead", "digest", "muted", "skipped")
+
+# How a notification's severity compares: the story's severity is its highest hit's.
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,19 @@ class Article:
     # MinHash signature of the text, computed by the parse workers so the poll's
     # transaction only looks it up (monitor/stories.py); not stored on the article row.
     story_signature: bytes | None = None
+    # The outlet an aggregator item (Google News, Bing News) comes from: its `<source>` or its
+    # title's " - Outlet" suffix (removed from `title`); "" for an outlet's own feed.
+    outlet: str = ""
+
+    @property
+    def source_name(self) -> str:
+        """Who published it: the outlet an aggregator named, else the feed."""
+        return self.outlet or self.feed_name
+
+    @property
+    def title_only(self) -> bool:
+        """No text but the title (an aggregator item): grouped into stories by title."""
+        return not (self.summary or self.content)
 
 
 @dataclass(frozen=True)
@@ -101,8 +118,24 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class HitListing:
+    """A hit with its article, for `hits list`, digests and the hits of a notification."""
+
+    hit: Hit
+    article: Article
+    story_size: int = 1
+
+
+@dataclass(frozen=True)
 class Delivery:
-    """One outbox row: one hit to be sent over one channel."""
+    """One outbox row: one notification to be sent over one channel.
+
+    With `[alerts] group_by = "story"` a notification carries every hit of one story routed
+    to the channel (`hit_id` is the hit that opened it); with "rule", and for digest, muted
+    and skipped rows, it carries one hit. `update_number` > 0: an update sent because a later
+    hit raised the story's severity (from `raised_from`). `closed_at` None: hits of the story
+    may still join (the group is collecting, `next_attempt_at` is when it leaves).
+    """
 
     id: int
     hit_id: int
@@ -115,6 +148,15 @@ class Delivery:
     last_error: str | None = None
     sent_at: datetime | None = None
     digest: str | None = None
+    story_id: int | None = None
+    update_number: int = 0
+    severity: str = ""
+    raised_from: str | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def is_update(self) -> bool:
+        return self.update_number > 0
 
 
 @dataclass(frozen=True)
@@ -130,12 +172,29 @@ class StoryMember:
 
 @dataclass(frozen=True)
 class Alert:
-    """Everything a channel needs to render one delivery, read in one query."""
+    """Everything a channel needs to render one notification.
+
+    `hit` is its primary hit (the highest severity: the webhook's `data.rule`), `article`
+    the article it shows (the one that opened it); `matched` every hit it carries, each with
+    its own article (the terms of a hit index that article's text), highest severity first.
+    Built by hand with only `hit` and `article` (a sample alert), it carries that one hit.
+    """
 
     delivery: Delivery
     hit: Hit
     article: Article
     also_reported_by: tuple[StoryMember, ...] = field(default_factory=tuple)
+    matched: tuple[HitListing, ...] = field(default_factory=tuple)
+
+    @property
+    def rule_hits(self) -> tuple[HitListing, ...]:
+        """Every hit with its article, highest severity first (at least the primary one)."""
+        return self.matched or (HitListing(hit=self.hit, article=self.article),)
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """The distinct rules that fired, primary first."""
+        return tuple(dict.fromkeys(listing.hit.rule_id for listing in self.rule_hits))
 
 
 @dataclass(frozen=True)
@@ -183,13 +242,3 @@ class IngestResult:
     updated: tuple[Article, ...] = ()
     unchanged: int = 0
     also_seen: int = 0  # entries already stored from another feed (same canonical URL)
-
-
-@dataclass(frozen=True)
-class HitListing:
-    """A hit with its article, for `hits list` and digests."""
-
-    hit: Hit
-    article: Article
-    story_size: int = 1
-

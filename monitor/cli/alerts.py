@@ -49,7 +49,8 @@ def list_alerts(
         detail = d.last_error or not_sent_reason(alert) or ""
         if d.status in ("pending", "failed") and d.next_attempt_at:
             detail = f"next try {ago(d.next_attempt_at, now)}" + (f"\n{detail}" if detail else "")
-        table.add_row(str(d.id), literal(d.channel), d.status, str(d.attempts), literal(alert.hit.rule_id),
+        rules = alert.hit.rule_id + (f" +{len(alert.rule_ids) - 1}" if len(alert.rule_ids) > 1 else "")
+        table.add_row(str(d.id), literal(d.channel), d.status, str(d.attempts), literal(rules),
                       literal(alert.article.title), literal(detail, keep_lines=True), style=styles.get(d.status))
     stdout.print(table)
 

@@ -64,13 +64,12 @@ def list_hits(
     from rich.table import Table
 
     from storage import hits
-    from storage.console import rule_ids_with_hits
 
     moment = since_option(since)
     db = state(ctx).database()
     rows = hits.list_hits(db, since=moment, rule_id=rule, limit=limit)
     if rule and not rows:
-        _check_rule_exists(ctx, rule, set(rule_ids_with_hits(db)))
+        _check_rule_exists(ctx, rule, hits.stored_rule_ids(db))
     if as_json:
         print_json([hit_json(r) for r in rows])
         return

@@ -120,8 +120,9 @@ def serve(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        announce = lambda url: stderr.print(f"minerals-monitor: web console at {url} over {config.storage_path}; "
-                                            "Ctrl-C to stop", markup=False)
+        def announce(url: str) -> None:
+            stderr.print(f"minerals-monitor: web console at {url} over {config.storage_path}; Ctrl-C to stop", markup=False)
+
         await serve_alone(config, address, stop, announce)
 
     asyncio.run(main())

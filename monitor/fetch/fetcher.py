@@ -108,15 +108,23 @@ class HostGate:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._next_start: dict[str, float] = {}
 
+    def semaphore(self, host: str) -> asyncio.Semaphore:
+        """The `per_host` places of `host`."""
+        return self._semaphores.setdefault(host, asyncio.Semaphore(self.per_host))
+
+    def reserve(self, host: str) -> float:
+        """When the next request to `host` may start (now or later, on `clock`); the one
+        after it then waits `gap` more."""
+        start = max(self.clock(), self._next_start.get(host, 0.0))
+        self._next_start[host] = start + self.gap
+        return start
+
     @asynccontextmanager
     async def slot(self, host: str):
-        semaphore = self._semaphores.setdefault(host, asyncio.Semaphore(self.per_host))
-        async with semaphore:
-            now = self.clock()
-            start = max(now, self._next_start.get(host, 0.0))
-            self._next_start[host] = start + self.gap
-            if start > now:
-                await asyncio.sleep(start - now)
+        async with self.semaphore(host):
+            wait = self.reserve(host) - self.clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
             yield
 
 
@@ -153,6 +161,13 @@ class Fetcher:
         # body...): one per proxy, no kept-alive connections (a sloppy answer can leave bytes
         # behind on one). Not with a transport_factory: that transport is the only one.
         self._lenient: dict[str | None, httpx.AsyncBaseTransport] | None = None if transport_factory else {}
+
+    def prepare(self) -> None:
+        """Make the transport now rather than at the first fetch (a worker process does this
+        before it takes work: importing aiohttp takes ~0.2 s, which would delay its first
+        request past the start time it was given)."""
+        if self._transport is None:
+            self._transport = self._transport_factory()
 
     async def aclose(self) -> None:
         if self._transport is not None:
@@ -258,8 +273,7 @@ class Fetcher:
         request = httpx.Request("GET", url, headers={**self._headers, **headers},
                                 extensions={"timeout": self._timeouts, "proxy": proxy})
         if transport is None:
-            if self._transport is None:
-                self._transport = self._transport_factory()
+            self.prepare()
             transport = self._transport
         async with _opened(transport, request) as response:
             response_headers = {k.lower(): v for k, v in response.headers.items()}

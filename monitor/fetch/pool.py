@@ -1,9 +1,12 @@
 """Fetch-and-parse worker processes, so polling uses every core.
 
-    main process, event loop                     worker process k, its own event loop
-    Pipeline.poll_feed --(PollJob)--> pipe -->   Fetcher.fetch      (httpx, concurrency / k slots)
-                                                 judge_fetch        (body unchanged? skip)
-                                                 parse_feed         (only the items not seen before)
+    main process, event loop                       worker process k, its own event loop
+    Pipeline.poll_feed -> FetchPool.poll
+      host place (per_host), start time (host_gap), a fetch slot (concurrency)
+      --(job, not_before)--> pipe -->              wait until not_before
+                                                   Fetcher.fetch      (httpx over aiohttp)
+           <-- "fetched": the host place is free    judge_fetch        (body unchanged? skip)
+                                                   parse_feed         (only the items not seen before)
            <------ PollOutcome: the fetch without its body, the verdict, the parsed feed
 
 Why: one event loop spends about a millisecond of CPU per HTTP request (httpx,
@@ -11,12 +14,16 @@ httpcore, h11), so a single core could not poll 1,000 feeds that all answer 304
 much faster than 1.5 s, and parsing already ran in separate processes. Now the
 workers fetch as well, and only results cross the pipe: bodies never do.
 
-Each host belongs to one worker (given to the worker with the fewest feeds
-when first seen), so `per_host` and `host_gap` hold for feed polls as they do
-in one process. (Full-text pages are fetched by the main process's own Fetcher,
-and a redirect to another host is fetched by the first host's worker: both
-keep their own limits.) A worker that dies fails
-its polls in flight with a clear error (not counted against the feeds) and
+Any worker may poll any feed: each poll goes to the worker with the fewest fetches
+in flight, so a feeds list that lives on one host (a list of Google News searches)
+parses on every core. The politeness limits are kept where every poll passes, in
+the main process: a poll waits for one of its host's `per_host` places, is given
+the time its request may start (`host_gap` after the previous start to that host),
+and holds the place until its worker says the fetch is done (before parsing), so
+`per_host` and `host_gap` hold across all workers. (Full-text pages are fetched by
+the main process's own Fetcher, and the further hops of a redirect by the worker
+that followed it, under that worker's own per-host limits.) A worker that dies
+fails its polls in flight with a clear error (not counted against the feeds) and
 is started again on the next poll.
 """
 
@@ -27,9 +34,13 @@ import itertools
 import logging
 import math
 import multiprocessing
+import os
 import queue
 import signal
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
@@ -37,7 +48,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.fetch.verdict import FetchVerdict, judge_fetch
-from monitor.fetch.fetcher import Fetcher, FetchRequest, FetchResult
+from monitor.fetch.fetcher import Fetcher, FetchRequest, FetchResult, HostGate
 from monitor.parse.feed import ParsedFeed, parse_feed
 from storage.types import Feed
 
@@ -54,6 +65,19 @@ class PollOutcome:
     fetch: FetchResult  # body dropped: it was parsed where it arrived
     verdict: FetchVerdict
     parsed: ParsedFeed | None
+    worker_pid: int = 0  # the process that fetched and parsed it
+
+
+class _Fetched:
+    """Sent ahead of an outcome whose body is still being parsed: the fetch is over."""
+
+
+class _Ready:
+    """Sent once by a worker whose loop is running: from now on it starts a job when told."""
+
+
+FETCHED = _Fetched()
+READY = _Ready()
 
 
 class FetchWorkerDied(RuntimeError):
@@ -66,8 +90,19 @@ PARSE_ALLOWANCE_SECONDS = 600.0
 # --- the worker process -------------------------------------------------------------
 
 
+def serve_fd(fd: int) -> None:
+    """Entry point of a worker process (see _Worker): its end of the pipe is file descriptor
+    `fd`; the first message on it is the fetcher's settings."""
+    conn = Connection(fd)
+    try:
+        settings = conn.recv()
+    except (EOFError, OSError):
+        return  # the main process went away before sending them
+    serve(conn, settings)
+
+
 def serve(conn: Connection, fetcher_settings: dict[str, Any]) -> None:
-    """Entry point of a worker process: poll jobs from `conn` until it closes."""
+    """Poll jobs from `conn` until it closes."""
     # Ctrl-C and a service manager's SIGTERM reach the whole process group: the main process
     # stops the workers by closing their pipes (or they see it gone), so a worker ignores
     # both and no poll in flight is reported as a dead worker during an ordinary stop.
@@ -93,12 +128,14 @@ async def _serve(conn: Connection, fetcher_settings: dict[str, Any]) -> None:
                     if not done.done():
                         done.set_result(None)
                     return
-                for job_id, job in message:
-                    task = loop.create_task(_poll(fetcher, parser, results, job_id, job))
+                for job_id, job, not_before in message:
+                    task = loop.create_task(_poll(fetcher, parser, results, job_id, job, not_before))
                     running.add(task)
                     task.add_done_callback(running.discard)
 
         loop.add_reader(conn.fileno(), on_readable)
+        fetcher.prepare()
+        results.put((None, READY))  # the main process gives no start times before this
         await done
         loop.remove_reader(conn.fileno())
         for task in running:
@@ -170,13 +207,21 @@ class _Outbox:
                     pass
 
 
-async def _poll(fetcher: Fetcher, parser: Executor, results: _Outbox, job_id: int, job: PollJob) -> None:
+async def _poll(fetcher: Fetcher, parser: Executor, results: _Outbox, job_id: int, job: PollJob,
+                not_before: float = 0.0) -> None:
     feed = job.feed
     try:
+        # The start time the main process gave (time.monotonic is one clock for the machine).
+        wait = not_before - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
         fetch = await fetcher.fetch(FetchRequest(feed.url, feed.etag, feed.last_modified))
         verdict = judge_fetch(feed, fetch)
-        parsed = await asyncio.get_running_loop().run_in_executor(parser, parse_fetched, feed, fetch) if verdict.parse else None
-        outcome: PollOutcome | str = PollOutcome(replace(fetch, body=b""), verdict, parsed)
+        parsed = None
+        if verdict.parse:
+            results.put((job_id, FETCHED))  # the host's place is free while this body is parsed
+            parsed = await asyncio.get_running_loop().run_in_executor(parser, parse_fetched, feed, fetch)
+        outcome: PollOutcome | str = PollOutcome(replace(fetch, body=b""), verdict, parsed, os.getpid())
     except Exception as error:  # a bug of ours: this poll's error, never the worker's end
         outcome = f"{type(error).__name__}: {error}"
     results.put((job_id, outcome))
@@ -196,18 +241,33 @@ def parse_fetched(feed: Feed, fetch: FetchResult) -> ParsedFeed:
 
 class _Worker:
     def __init__(self, index: int, fetcher_settings: dict[str, Any], pool: FetchPool):
-        context = multiprocessing.get_context("spawn")  # never fork a process with a running loop
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=serve, args=(child, fetcher_settings), daemon=True,
-                                       name=f"minerals-fetch-{index}")
-        self.process.start()
+        # A fresh interpreter that imports only this module, not multiprocessing's spawn: that
+        # imports the parent's __main__ again, which for the console script is the whole
+        # command line (the workers were ready ~1.3 s after start, now ~0.6 s). Never fork a
+        # process with a running loop and threads. sys.path as the parent's, as spawn did.
+        self.conn, child = multiprocessing.Pipe()
+        code = f"import sys; sys.path[:] = {sys.path!r}; from monitor.fetch.pool import serve_fd; serve_fd({child.fileno()})"
+        self.process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL)
         child.close()
+        self.conn.send(fetcher_settings)
         self.alive = True
         self.index = index
+        self.fetching = 0  # polls sent whose fetch is not over yet
+        # Set when the worker's loop runs (spawning and importing take ~1 s): a start time
+        # given before then would have passed when it reads it, and host_gap would not hold.
+        self.ready = pool._loop.create_future()
+        self.ready.add_done_callback(lambda f: f.cancelled() or f.exception())
         # A poll_all queues hundreds of jobs in one loop iteration: the first 16 leave at
         # once, so the worker's first requests do not wait for the whole batch (~6 ms).
         self.jobs = _Outbox(self.conn, pool._loop, flush_at=16)
         pool._loop.add_reader(self.conn.fileno(), pool._on_results, self)
+
+
+@dataclass
+class _Pending:
+    worker: _Worker
+    fetched: asyncio.Future  # the fetch is over (the host's place can go to the next poll)
+    outcome: asyncio.Future
 
 
 class FetchPool:
@@ -216,44 +276,61 @@ class FetchPool:
     def __init__(self, workers: int, fetcher_settings: dict[str, Any]):
         self._loop = asyncio.get_running_loop()
         self._settings = dict(fetcher_settings)
-        self._settings["concurrency"] = max(1, math.ceil(fetcher_settings["concurrency"] / workers))
+        concurrency = fetcher_settings.get("concurrency", 32)
+        # The worker with the fewest fetches in flight gets each poll, so none has more than its share.
+        self._settings["concurrency"] = max(1, math.ceil(concurrency / workers))
+        self._slots = asyncio.Semaphore(concurrency)
+        self._hosts = HostGate(fetcher_settings.get("per_host", 2), fetcher_settings.get("host_gap", 0.5))
         # The fetch has its own deadline; parsing a body up to the cap gets ten minutes more.
         self._deadline = float(fetcher_settings.get("timeout", 30.0)) + PARSE_ALLOWANCE_SECONDS
         self._ids = itertools.count()
-        self._pending: dict[int, tuple[asyncio.Future, _Worker]] = {}
+        self._pending: dict[int, _Pending] = {}
         self._workers = [_Worker(i, self._settings, self) for i in range(workers)]
-        self._worker_of_host: dict[str, int] = {}
-        self._feeds_per_worker = [0] * workers
         self._closed = False
 
     async def poll(self, job: PollJob) -> PollOutcome:
         if self._closed:
             raise RuntimeError("the fetch pool is closed")
-        worker = self._worker_for(urlsplit(job.feed.url).hostname or "")
+        host = urlsplit(job.feed.url).hostname or ""
         job_id = next(self._ids)
-        future = self._loop.create_future()
-        self._pending[job_id] = (future, worker)
         try:
-            worker.jobs.put((job_id, job))
-            # A worker that stops answering (a parse that never ends) must not hold the poll forever.
             async with asyncio.timeout(self._deadline):
-                return await future
+                # A worker that stops answering (a parse that never ends) must not hold the poll forever.
+                async with self._hosts.semaphore(host), self._slots:
+                    worker = await self._ready_worker()
+                    pending = self._send(worker, job_id, job, self._hosts.reserve(host))
+                    try:
+                        await pending.fetched
+                    finally:
+                        pending.worker.fetching -= 1
+                return await pending.outcome
         except TimeoutError:
             raise FetchWorkerDied(f"fetch worker gave no answer within {self._deadline:g}s") from None
         finally:
             self._pending.pop(job_id, None)
 
-    def _worker_for(self, host: str) -> _Worker:
-        index = self._worker_of_host.get(host)
-        if index is None:
-            index = min(range(len(self._workers)), key=self._feeds_per_worker.__getitem__)
-            self._worker_of_host[host] = index
-        self._feeds_per_worker[index] += 1  # polls, a fair stand-in for feeds over time
-        worker = self._workers[index]
-        if not worker.alive:
-            log.warning("fetch worker %d had died; starting it again", index)
-            worker = self._workers[index] = _Worker(index, self._settings, self)
-        return worker
+    async def _ready_worker(self) -> _Worker:
+        """The running worker with the fewest fetches in flight (dead ones are started again)."""
+        for index, worker in enumerate(self._workers):
+            if not worker.alive:
+                log.warning("fetch worker %d had died; starting it again", index)
+                self._workers[index] = _Worker(index, self._settings, self)
+        while True:
+            ready = [w for w in self._workers if w.alive and w.ready.done() and not w.ready.exception()]
+            if ready:
+                return min(ready, key=lambda w: w.fetching)
+            starting = [w.ready for w in self._workers if w.alive and not w.ready.done()]
+            if not starting:
+                failed = [w.ready.exception() for w in self._workers if w.ready.done() and w.ready.exception()]
+                raise failed[0] if failed else FetchWorkerDied("no fetch worker process could be started")
+            await asyncio.wait(starting, return_when=asyncio.FIRST_COMPLETED)
+
+    def _send(self, worker: _Worker, job_id: int, job: PollJob, not_before: float) -> _Pending:
+        pending = _Pending(worker, self._loop.create_future(), self._loop.create_future())
+        self._pending[job_id] = pending
+        worker.fetching += 1
+        worker.jobs.put((job_id, job, not_before))
+        return pending
 
     def _on_results(self, worker: _Worker) -> None:
         for message in _received(worker.conn):
@@ -262,27 +339,39 @@ class FetchPool:
                 worker.conn.close()
                 self._worker_died(worker)
                 return
-            self._settle(message)
+            self._settle(worker, message)
 
-    def _settle(self, batch: list[tuple[int, PollOutcome | str]]) -> None:
+    def _settle(self, worker: _Worker, batch: list[tuple[int | None, PollOutcome | _Fetched | _Ready | str]]) -> None:
         for job_id, outcome in batch:
-            entry = self._pending.get(job_id)
-            if entry is None or entry[0].done():  # cancelled meanwhile
+            if job_id is None:  # READY
+                if not worker.ready.done():
+                    worker.ready.set_result(None)
+                continue
+            pending = self._pending.get(job_id)
+            if pending is None or pending.outcome.done():  # cancelled meanwhile
+                continue
+            if not pending.fetched.done():
+                pending.fetched.set_result(None)
+            if outcome is FETCHED or isinstance(outcome, _Fetched):
                 continue
             if isinstance(outcome, str):
-                entry[0].set_exception(RuntimeError(f"fetch worker failed: {outcome}"))
+                pending.outcome.set_exception(RuntimeError(f"fetch worker failed: {outcome}"))
             else:
-                entry[0].set_result(outcome)
+                pending.outcome.set_result(outcome)
 
     def _worker_died(self, worker: _Worker) -> None:
         worker.alive = False
         if self._closed:
             return
-        code = worker.process.exitcode
+        code = _exit_code(worker.process)
+        if not worker.ready.done():
+            worker.ready.set_exception(FetchWorkerDied(f"fetch worker process died while starting (exit code {code})"))
         log.error("fetch worker %d died (exit code %s); its polls in flight fail and will be retried", worker.index, code)
-        for future, owner in list(self._pending.values()):
-            if owner is worker and not future.done():
-                future.set_exception(FetchWorkerDied(f"fetch worker process died (exit code {code})"))
+        for pending in list(self._pending.values()):
+            if pending.worker is worker and not pending.outcome.done():
+                if not pending.fetched.done():
+                    pending.fetched.set_result(None)  # over: the outcome says how
+                pending.outcome.set_exception(FetchWorkerDied(f"fetch worker process died (exit code {code})"))
 
     def close(self) -> None:
         """Stop the workers (polls in flight are dropped: they wrote nothing)."""
@@ -298,9 +387,18 @@ class FetchPool:
             except (OSError, ValueError):
                 pass
         for worker in self._workers:
-            worker.process.join(timeout=5)
-            if worker.process.is_alive():
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 worker.process.terminate()
-                worker.process.join(timeout=5)
+                worker.process.wait(timeout=5)
             if worker.alive:
                 worker.conn.close()
+
+
+def _exit_code(process: subprocess.Popen) -> int | None:
+    """The exit code of a worker whose pipe just closed (it may take a moment to be reaped)."""
+    try:
+        return process.wait(timeout=0.5)
+    except subprocess.TimeoutExpired:
+        return None

@@ -12,13 +12,14 @@ import importlib.util
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from urllib.parse import urljoin
+import re
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
 from monitor.parse import delta
 from monitor.parse.canonical import canonical_url
-from monitor.parse.signature import signature
+from monitor.parse.signature import signature, words_of
 from monitor.parse.text import html_to_text, one_line
 from storage.types import Article
 
@@ -178,6 +179,48 @@ def _entry_link(link: str, base_url: str) -> str:
     return link if link.lower().startswith(("http://", "https://")) else ""
 
 
+# News aggregators whose items stand for another outlet's article (issue 14.4).
+AGGREGATOR_HOSTS = frozenset({"news.google.com", "www.bing.com", "bing.com"})
+# " - Dawn", " | Reuters": an aggregator's title ends with the outlet's name.
+_OUTLET_SUFFIX = re.compile(r"\s+[-\u2013\u2014|]\s+([^-\u2013\u2014|]{1,80})$")
+_OUTLET_MAX_WORDS = 6
+
+
+def aggregator_item(title: str, summary: str, source_name: str, link: str, base_url: str) -> tuple[str, str, str]:
+    """(title, summary, outlet) of an item read as the outlet's article.
+
+    An item with a `<source>` element, or from a news aggregator's feed (Google News, Bing
+    News), names its outlet: the " - Outlet" suffix is removed from its title (for matching,
+    display and grouping), and a summary that only repeats the title (Google News lists the
+    links of the story's articles there) is no text of the article. Any other item: unchanged,
+    outlet "".
+    """
+    source_name = one_line(source_name)
+    aggregator = bool(source_name) or any(
+        (urlsplit(url).hostname or "").lower() in AGGREGATOR_HOSTS for url in (link, base_url) if url)
+    if not aggregator:
+        return title, summary, ""
+    outlet = source_name
+    suffix = _OUTLET_SUFFIX.search(title)
+    if suffix and (suffix.group(1).strip() == outlet or (
+            not outlet and len(suffix.group(1).split()) <= _OUTLET_MAX_WORDS)):
+        outlet = suffix.group(1).strip()
+        title = title[: suffix.start()].rstrip()
+    title_words = words_of(title)
+    if title_words and words_of(summary)[: len(title_words)] == title_words:
+        summary = ""  # the link list, not the article's text
+    return title, summary, outlet
+
+
+def _source_name(entry: dict) -> str:
+    """The outlet an item names: RSS `<source>`, or Bing News' `<News:Source>`."""
+    source = entry.get("source")
+    if isinstance(source, dict) and source.get("title"):
+        return source["title"]
+    named = entry.get("news_source")
+    return named if isinstance(named, str) else ""
+
+
 def _articles_from_entries(entries: list, feed_id: int, feed_name: str, base_url: str, warnings: list[str]) -> list[Article]:
     drafts = []
     for entry in entries:
@@ -191,7 +234,10 @@ def _articles_from_entries(entries: list, feed_id: int, feed_name: str, base_url
         guid = (entry.get("id") or "").strip() or None
         if not (title or summary or content or link or guid):
             continue  # nothing to identify or match
-        drafts.append((guid, link, title, summary, content, _entry_time(entry)))
+        title, summary, outlet = aggregator_item(title, summary, _source_name(entry), link, base_url)
+        if outlet and words_of(content)[: len(words_of(title))] == words_of(title):
+            content = ""
+        drafts.append((guid, link, title, summary, content, _entry_time(entry), outlet))
     return _keyed_articles(drafts, feed_id, feed_name, warnings)
 
 
@@ -210,7 +256,7 @@ def _keyed_articles(drafts: list, feed_id: int, feed_name: str, warnings: list[s
         warnings.append(f"{len(repeated)} guid(s) repeated for different links; told apart by link")
     articles: list[Article] = []
     seen_keys: set[str] = set()
-    for guid, link, title, summary, content, published in drafts:
+    for guid, link, title, summary, content, published, *named in drafts:
         url = canonical_url(link) if link.startswith(("http://", "https://")) else ""
         text_hash = content_hash(title, summary, content)
         if guid and guid in repeated:
@@ -239,6 +285,7 @@ def _keyed_articles(drafts: list, feed_id: int, feed_name: str, warnings: list[s
                 published_at=published,
                 feed_name=feed_name,
                 content_hash=text_hash,
+                outlet=named[0] if named else "",
             )
         )
     return articles

@@ -7,7 +7,7 @@ mute, feeds add/remove) go to the monitor's write thread when the console runs i
 `run` (so they queue behind nothing and never meet "database is locked"), else to one
 thread with a connection of its own.
 
-A short-lived cache of rendered answers keeps 50 watchers refreshing the same page from
+A short-lived cache of rendered answers (5 s) keeps 50 watchers refreshing the same page from
 running the same query 50 times; any write made through the console clears it.
 """
 
@@ -30,7 +30,10 @@ T = TypeVar("T")
 Work = Callable[[sqlite_utils.Database], T]
 
 READ_THREADS = 4
-CACHE_SECONDS = 1.0  # a watcher's page may be this stale; the console's own writes clear it at once
+# A watcher's page may be this stale (alerts themselves leave at once by their channels); the
+# console's own writes clear it. 1 s rebuilt each busy page every second while polls committed
+# continuously: 6 pages cost a quarter of a core, taken from the polls (bench/bench_web.py).
+CACHE_SECONDS = 5.0
 CACHE_ENTRIES = 256
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import yaml
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from monitor.web import atom
@@ -52,10 +52,15 @@ def routes(console: Console) -> list[Route]:
         return Response(body, media_type="application/json")
 
     async def _stories_body(request: Request, query: StoryQuery) -> bytes:
-        page = await console.read(story_page, query.filters, after=query.after, limit=query.limit)
         kept = {k: v for k, v in request.query_params.items() if k != "after" and v}
-        next_url = f"{request.url.path}?{urlencode({**kept, 'after': page.next_cursor.encode()})}" if page.next_cursor else None
-        return json.dumps({"stories": [story_json(s) for s in page.stories], "next": next_url}, ensure_ascii=False).encode()
+        path = request.url.path
+
+        def query_and_encode(db) -> bytes:  # off the event loop, as the query (see pages.py)
+            page = story_page(db, query.filters, after=query.after, limit=query.limit)
+            next_url = f"{path}?{urlencode({**kept, 'after': page.next_cursor.encode()})}" if page.next_cursor else None
+            return json.dumps({"stories": [story_json(s) for s in page.stories], "next": next_url}, ensure_ascii=False).encode()
+
+        return await console.read(query_and_encode)
 
     async def api_story(request: Request) -> Response:
         detail = await console.read(story_detail, request.path_params["story_id"])
@@ -88,13 +93,16 @@ def routes(console: Console) -> list[Route]:
     # --- Atom ------------------------------------------------------------------
 
     async def atom_feed(request: Request, filters: StoryFilter, title: str, feed_id: str) -> Response:
+        base = str(request.base_url).rstrip("/")
+        self_url = str(request.url)
+
+        def query_and_render(db) -> bytes:  # off the event loop, as the query (see pages.py)
+            page = story_page(db, filters, limit=ATOM_ENTRIES)
+            return atom.render_feed(page.stories, title=title, feed_id=feed_id, self_url=self_url, console_url=f"{base}/",
+                                    story_url=base + "/stories/{story_id}")
+
         async def build() -> bytes:
-            page = await console.read(story_page, filters, limit=ATOM_ENTRIES)
-            base = str(request.base_url).rstrip("/")
-            return atom.render_feed(
-                page.stories, title=title, feed_id=feed_id, self_url=str(request.url), console_url=f"{base}/",
-                story_url=base + "/stories/{story_id}",
-            )
+            return await console.read(query_and_render)
 
         body = await console.cache.get(("atom", request.url.path, str(request.url.query)), build)
         etag = atom.etag_of(body)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from alerts.render import marked, one_line, severity_label
+from alerts.render import one_line, severity_label
 from monitor.web.views import link, story_reasons
 from storage.console import StorySummary
 
@@ -80,12 +80,12 @@ def _content_html(story: StorySummary, article_url: str | None) -> str:
     if article_url:
         parts.append(f'<p><a href="{escape(article_url)}">{escape(one_line(lead.title) or "(untitled)")}</a></p>')
     parts.append("<ul>")
-    for item in story_reasons(story):
+    for item in story_reasons(story, every=False):
         rule = item.rule
         reasons = "; ".join(
             # <strong>, not <mark>: feed readers' HTML sanitisers (feedparser's among them) drop <mark>.
-            "".join(f"<strong>{escape(s.text)}</strong>" if s.marked else escape(s.text) for s in reason.snippet)
-            for reason in item.reasons
+            "".join(f"<strong>{escape(s.text)}</strong>" if s.marked else escape(s.text) for s in snippet)
+            for snippet in item.snippets
         )
         parts.append(
             f"<li><strong>{escape(rule.rule_name or rule.rule_id)}</strong> ({escape(rule.severity)}): {reasons}</li>"
@@ -94,11 +94,6 @@ def _content_html(story: StorySummary, article_url: str | None) -> str:
     if len(story.outlets) > 1:
         parts.append(f"<p>Reported by {escape(', '.join(story.outlets))}</p>")
     return "".join(parts)
-
-
-def plain_reasons(story: StorySummary) -> str:
-    """The same reasons as text with «marks» (tests and logs)."""
-    return " | ".join(marked(reason.snippet) for item in story_reasons(story) for reason in item.reasons)
 
 
 def etag_of(body: bytes) -> str:

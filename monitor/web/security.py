@@ -37,7 +37,8 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     # Article links leave for outlets: they need not learn the console's address or a feed token.
-    (b"referrer-policy", b"no-referrer"),
+    # (Not no-referrer: with it, browsers send `Origin: null` on the console's own form posts.)
+    (b"referrer-policy", b"same-origin"),
 ]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login"})

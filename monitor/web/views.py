@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alerts.render import MatchReason, Segment, field_segments, match_reasons, safe_url
+from alerts.render import Segment, field_segments, field_text, match_reasons, safe_url, snippet
 from storage.console import StoryDetail, StoryNotification, StoryRule, StorySummary
 from monitor.jsonshapes import (  # noqa: F401 (delivery_json, story_json: the API's names)
     article_json, delivery_json, feed_json, iso, rule_json, story_json, terms_json,
@@ -53,19 +53,37 @@ def failing_first(feeds: list[Feed]) -> list[Feed]:
 
 @dataclass(frozen=True)
 class RuleReasons:
-    """One rule of a story as a page shows it: the terms in context."""
+    """One rule of a story as a page shows it: its terms, and the words around them."""
 
     rule: StoryRule
-    reasons: tuple[MatchReason, ...]
-
-    @property
-    def snippets(self) -> tuple[tuple[Segment, ...], ...]:
-        """The distinct contexts (two terms side by side give one snippet, not two)."""
-        return tuple(dict.fromkeys(reason.snippet for reason in self.reasons))
+    terms: tuple[str, ...]  # distinct query terms, in the order they first matched
+    snippets: tuple[tuple[Segment, ...], ...]  # distinct contexts (two terms side by side: one)
 
 
-def story_reasons(story: StorySummary) -> tuple[RuleReasons, ...]:
-    return tuple(RuleReasons(rule, match_reasons(story.article(rule.article_id), rule.terms)) for rule in story.rules)
+def story_reasons(story: StorySummary, every: bool = True) -> tuple[RuleReasons, ...]:
+    """Each rule's reasons; `every=False` keeps only the first context per rule (the list page:
+    a snippet costs more than the rest of a row, and the list shows one)."""
+    shown = []
+    for rule in story.rules:
+        terms = tuple(dict.fromkeys(t.term for t in rule.terms))
+        if every:
+            snippets = tuple(dict.fromkeys(r.snippet for r in match_reasons(story.article(rule.article_id), rule.terms)))
+        else:
+            snippets = first_snippet(story.article(rule.article_id), rule.terms)
+        shown.append(RuleReasons(rule, terms, snippets))
+    return tuple(shown)
+
+
+def first_snippet(article: Article, terms: tuple[MatchedTerm, ...]) -> tuple[tuple[Segment, ...], ...]:
+    """The context of the rule's first term (title first), with every term in that window marked."""
+    order = {"title": 0, "summary": 1, "content": 2}
+    if not terms:
+        return ()
+    first = min(terms, key=lambda t: (order.get(t.field, 9), t.start))
+    text = field_text(article, first.field)
+    if not 0 <= first.start < first.end <= len(text):
+        return ((Segment(first.text, True),),)
+    return (snippet(text, first.start, first.end, [(t.start, t.end) for t in terms if t.field == first.field]),)
 
 
 def title_segments(story: StorySummary) -> tuple[Segment, ...]:

@@ -98,6 +98,7 @@ def test_dates_are_shown_in_utc():
         ("data:text/html,<script>", None),
         ("//example.com/x", None),
         ("https://exa mple.com/", None),
+        ("https://example.com/a b?q=c d", "https://example.com/a%20b?q=c%20d"),  # issue 15.5: encoded, not dropped
         ("", None),
         (None, None),
     ],

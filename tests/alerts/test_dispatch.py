@@ -272,3 +272,60 @@ def test_slow_outcome_writes_never_make_another_channel_send_twice(outbox):
     for name, ids in sent.items():
         assert len(ids) == len(set(ids)) == 120, name
     assert db.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'").fetchone()[0] == 240
+
+
+def test_a_payload_the_receiver_keeps_refusing_holds_up_nothing_behind_it(outbox, webhook_receiver, reply):
+    """Issue 15.1: each notification is retried on its own schedule."""
+    db, add = outbox
+    for _ in range(3):
+        add(["hook"])
+    first = deliveries.waiting_for_channel(db, "hook")[0].delivery.idempotency_key
+
+    receiver = webhook_receiver(default=reply(204))  # and 500 for the first one's payload, every time
+    refused = reply(500, body=b"cannot store this one")
+    original = receiver.handle
+    receiver.handle = lambda headers, body: refused if headers["webhook-id"] == first else original(headers, body)
+    clock = Clock()
+
+    async def go():
+        hook = WebhookChannel("hook", url=receiver.url)
+        d = dispatcher(db, {"hook": hook}, clock)
+        await d.drain()
+        await hook.aclose()
+
+    run(go())
+    statuses = {a.delivery.idempotency_key: a.delivery.status for a in deliveries.list_deliveries(db)}
+    assert statuses.pop(first) == "failed"
+    assert set(statuses.values()) == {"sent"}  # the two behind it left at once
+    assert len(receiver.requests) == 2
+
+
+def test_an_endpoint_down_as_a_whole_pauses_the_channel_and_probes(outbox, webhook_receiver, free_port):
+    """Issue 15.1: connection refused -> one probe per pause (5 s, then 10 s, ...), never one try per
+    notification; when it answers again the waiting ones leave in creation order."""
+    db, add = outbox
+    for _ in range(5):
+        add(["hook"])
+    clock = Clock()
+    attempts = []
+
+    async def drain(url: str) -> None:
+        hook = WebhookChannel("hook", url=url, timeout=2)
+        await dispatcher(db, {"hook": hook}, clock).drain()
+        await hook.aclose()
+
+    down = f"http://127.0.0.1:{free_port}/hook"
+    for step in (0, 2, 4, 2, 5):  # 0 s, 2 s, 6 s (past the 5 s pause), 8 s, 13 s (past the 10 s pause)
+        clock.advance(step)
+        run(drain(down))
+        attempts.append(db.execute("SELECT sum(attempts) FROM deliveries").fetchone()[0])
+    assert attempts == [1, 1, 2, 2, 3]  # only the probe, only when its pause is over
+    assert [a.delivery.status for a in sorted(deliveries.list_deliveries(db), key=lambda a: a.delivery.id)] == (
+        ["failed"] + ["pending"] * 4)
+
+    receiver = webhook_receiver()
+    clock.advance(60)
+    run(drain(receiver.url))
+    created = [a.delivery.idempotency_key for a in sorted(deliveries.list_deliveries(db), key=lambda a: a.delivery.id)]
+    assert [r.headers["webhook-id"] for r in receiver.requests] == created
+    assert {a.delivery.status for a in deliveries.list_deliveries(db)} == {"sent"}

@@ -223,12 +223,14 @@ def test_message_id_is_stable_across_retries(make_alert):
     assert first["X-Minerals-Monitor-Delivery"] == "k/with spaces?"
 
 
-def test_digest_groups_hits_by_rule(smtp_server, make_alert):
+def test_digest_groups_hits_by_story_with_every_rule(smtp_server, make_alert):
     server = smtp_server()
     alerts = [
         make_alert(key="d1", rule_id="antimony", rule_name="Antimony supply", severity="medium", words=("antimony",)),
-        make_alert(key="d2", title="USSM plans refinery", words=("USSM",), url="https://news.example.com/refinery"),
-        make_alert(key="d3", rule_id="antimony", rule_name="Antimony supply", severity="medium", title="Antimony prices soar", words=("antimony", "Antimony")),
+        make_alert(key="d2", rule_id="ussm", words=("USSM",)),  # the same article: the same story
+        make_alert(key="d3", rule_id="antimony", rule_name="Antimony supply", severity="medium",
+                   title="Antimony prices soar", words=("antimony", "Antimony"), url="https://news.example.com/prices",
+                   article_id=2077),
     ]
     channel = channel_for(server)
 
@@ -240,14 +242,15 @@ def test_digest_groups_hits_by_rule(smtp_server, make_alert):
     asyncio.run(run())
 
     [message] = server.mailbox.messages
-    assert message["Subject"] == "Daily digest (3 hits)"
+    assert message["Subject"] == "Daily digest (3 hits, 2 stories)"
     text, html = parts(message)
-    # Most severe rule first, each with its count.
-    assert text.index("== [HIGH] USSM (1)") < text.index("== [MEDIUM] Antimony supply (2)")
-    assert "* «USSM» plans refinery" in text
+    # Most severe story first, each listing every rule that fired on it.
+    assert text.index("* [HIGH] Pakistan and US sign") < text.index("* [MEDIUM] «Antimony» prices soar")
+    story = text[text.index("* [HIGH]"):text.index("* [MEDIUM]")]
+    assert "- [HIGH] USSM: USSM" in story and "- [MEDIUM] Antimony supply: antimony" in story
     assert "«Antimony» prices soar" in html.replace('<mark style="background:#ffe08a;color:#000;padding:0 1px;">', "«").replace("</mark>", "»")
-    assert "https://news.example.com/refinery" in text
-    assert "3 hits for 2 rules" in text
+    assert "https://news.example.com/prices" in text
+    assert "3 hits on 2 stories" in text
 
 
 def test_digest_message_id_depends_on_its_deliveries(make_alert):

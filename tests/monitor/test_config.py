@@ -162,3 +162,25 @@ threshold = 0.7
 def test_rules_glob_matching_nothing_is_a_problem(tmp_path):
     with pytest.raises(ConfigError, match="matches no file"):
         load_config(write(tmp_path, '[rules]\nfiles = ["rules/*.yaml"]\n'), environ={})
+
+
+def test_alerts_grouping_keys_are_read_and_checked(tmp_path):
+    """Issue 14: [alerts] group_by, group_wait, notify_updates (and console_url for email digests)."""
+    from monitor.config import load_config
+    from monitor.exceptions import ConfigError
+
+    path = tmp_path / "c.toml"
+    path.write_text('feeds = []\n[alerts]\ngroup_by = "rule"\ngroup_wait = "0s"\nnotify_updates = "never"\n'
+                    'console_url = "http://127.0.0.1:8765/"\n')
+    alerts = load_config(path).alerts
+    assert (alerts.group_by, alerts.group_wait, alerts.notify_updates, alerts.console_url) == (
+        "rule", 0.0, "never", "http://127.0.0.1:8765/")
+    defaults = load_config(None).alerts
+    assert (defaults.group_by, defaults.group_wait, defaults.notify_updates) == ("story", 30.0, "escalation")
+    path.write_text('feeds = []\n[alerts]\ngroup_by = "article"\ngroup_wait = "soon"\nnotify_updates = "always"\n')
+    import pytest
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = str(caught.value)
+    assert "alerts.group_by" in text and "alerts.group_wait" in text and "alerts.notify_updates" in text

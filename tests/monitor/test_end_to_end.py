@@ -71,8 +71,11 @@ def test_corpus_and_seed_feeds_end_to_end_then_all_304(tmp_path, feed_server, co
     }
     ussm = next(h for h in found if h.hit.rule_id == "ussm")
     assert {t.text for t in ussm.hit.terms} >= {"USSM", "United States Strategic Metals"}
-    assert "[HIGH] ussm: Pakistan, US sign $500m critical minerals MoU" in console.getvalue()
-    assert len(sent) == len(found)  # every hit delivered once to the console
+    # One notification per story, naming every rule that fired (issue 14).
+    assert "[HIGH] ussm +1 rule: Pakistan, US sign $500m critical minerals MoU" in console.getvalue()
+    assert "rules: ussm, antimony" in console.getvalue()
+    assert len(sent) == len({h.article.story_id for h in found})
+    assert sorted(rule for a in sent for rule in a.rule_ids) == sorted(h.hit.rule_id for h in found)
     failed = [s for s in summaries if not s.success]
     assert all(s.error for s in failed)  # a failing feed always says why
 

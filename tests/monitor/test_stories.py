@@ -75,8 +75,9 @@ def test_three_feeds_one_story_one_alert_per_channel_and_a_late_reprint_joins(tm
     assert len(listed) == 6  # 2 rules x 3 articles: every hit is stored and listed
     assert {h.article.story_id for h in listed} == {listed[0].article.story_id}
     assert all(h.story_size == 3 for h in listed)
-    assert sorted((a.hit.rule_id, a.delivery.channel) for a in sent) == [
-        ("antimony", "console"), ("antimony", "ops"), ("ussm", "console"), ("ussm", "ops")
+    # One notification per (story, channel), carrying both rules and the three copies' hits.
+    assert sorted((a.delivery.channel, sorted(a.rule_ids), len(a.matched)) for a in sent) == [
+        ("console", ["antimony", "ussm"], 6), ("ops", ["antimony", "ussm"], 6)
     ]
 
     # A day later a fourth outlet reprints it, and the first entry is edited: no new alerts.
@@ -99,4 +100,5 @@ def test_a_reprint_after_the_window_starts_a_new_story(tmp_path, feed_server):
     clock.now = NOW + timedelta(days=4)
     listed, sent = cycle(config(tmp_path, [feed_server.url("/dawn.xml"), feed_server.url("/late.xml")]), clock)
     assert len({h.article.story_id for h in listed}) == 2
-    assert len(sent) == 8  # 2 rules x 2 channels x 2 stories
+    assert len(sent) == 4  # 2 channels x 2 stories, each naming both rules
+    assert all(sorted(a.rule_ids) == ["antimony", "ussm"] for a in sent)

@@ -312,13 +312,15 @@ def write_config(folder: Path, feed_urls: list[str], *, webhook_url: str | None 
     hook = ""
     if webhook_url:
         hook = f'[channels.hook]\ntype = "webhook"\nurl = "{webhook_url}"\nsecret = "{webhook_secret}"\ntimeout = 5\n\n'
+    # Alerts leave as soon as their poll commits unless a test asks for grouping time (issue 14).
+    group_wait = "" if "group_wait" in extra else 'group_wait = "0s"\n'
     text = (
         '[storage]\npath = "monitor.db"\n\n'
         '[polling]\ninterval = "1s"\nmin_interval = "1s"\nhost_gap = "0s"\nper_host = 16\nconcurrency = 8\n'
         f'timeout = "5s"\nadaptive = false\njitter = 0\n{polling}\n'
         f"{feeds}"
         '[rules]\nfiles = ["watch-rules.yaml"]\n\n'
-        f"[alerts]\ndefault_channels = {default_channels}\n{extra}\n"
+        f"[alerts]\ndefault_channels = {default_channels}\n{group_wait}{extra}\n"
         f"{hook}{channels}"
     )
     path = folder / "monitor.toml"
@@ -506,3 +508,30 @@ def scalar(path: Path, sql: str, params: tuple = (), default=0):
     """The first column of the first row, or `default` (no database or table yet)."""
     rows = query(path, sql, params)
     return rows[0][0] if rows else default
+
+
+# --- a small file system of its own, for disk-full and read-only faults ----------------
+
+
+@contextmanager
+def small_filesystem(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `folder` (unmounted after), so a full disk or a read-only
+    file system is the real thing (ENOSPC, EROFS from the kernel) without touching the
+    machine's disk. Mounting needs root (CAP_SYS_ADMIN): without it the test is skipped,
+    saying why."""
+    import pytest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs for a real disk-full/read-only test: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def remount(folder: Path, options: str) -> None:
+    """Change a small_filesystem's options: "size=64m" (room again), "ro" (read-only)."""
+    subprocess.run(["mount", "-o", f"remount,{options}", str(folder)], check=True, capture_output=True)

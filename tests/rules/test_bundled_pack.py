@@ -10,6 +10,7 @@ from tests.rules.pack_scores import labelled_scores, load_pack, print_report
 
 ENGLISH_SET = DATA / "rules_pack_labelled.yaml"
 
+
 def test_pack_is_valid_and_every_example_passes():
     ruleset, _ = load_pack()
     assert ruleset.problems == ()

@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,12 +27,16 @@ from monitor.cli.demo_server import FeedServer
 from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig, bundled_rules_pack
 from monitor.daemon import Monitor
 from monitor.web.app import Console, create_app
+from monitor.web.server import console_server
 from monitor.webconfig import WebConfig, parse_listen
 from storage import deliveries, feeds, open_database, transaction
 from storage.types import PollRecord
 from tests.behaviour_server import rss
 
 LISTEN = parse_listen("127.0.0.1:8765")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 HOSTILE_TITLE = '<script>alert("x")</script> Antimony <b>exports</b> from Balochistan'
 WEBHOOK_SECRET = "whsec_" + "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1zaG93"
 # Escaped twice: after the feed's own XML escaping and the parser's HTML-to-text, the stored
@@ -55,10 +62,13 @@ def archive_config(database: Path, server: FeedServer) -> Config:
 @pytest.fixture(scope="session")
 def archive_source(tmp_path_factory) -> Path:
     """A database made once per session by polling the sample feeds; copy it before changing it."""
-    folder = tmp_path_factory.mktemp("archive")
-    database = folder / "archive.db"
+    return build_archive(tmp_path_factory.mktemp("archive") / "archive.db")
+
+
+def build_archive(database: Path, hostile: bool = True) -> Path:
     files = demo_files()
-    files["/hostile-wire.xml"] = (HOSTILE_FEED, "application/rss+xml")
+    if hostile:
+        files["/hostile-wire.xml"] = (HOSTILE_FEED, "application/rss+xml")
     with FeedServer(files) as server:
         config = archive_config(database, server)
 
@@ -144,3 +154,40 @@ def make_client(archive):
 @pytest.fixture
 def client(make_client) -> SyncClient:
     return make_client()
+
+
+@contextmanager
+def live_console(database: Path, password: str | None = None) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 in a thread with its own event loop; yields its URL."""
+    started = threading.Event()
+    address: list[str] = []
+    errors: list[BaseException] = []
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        listen = parse_listen("127.0.0.1:0")
+        async with console_server(Console.standalone(console_config(database, password), listen), listen) as url:
+            address.append(url)
+            started.set()
+            await stop.wait()
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(serve())
+        except BaseException as error:  # shown by the test that waits for the address
+            errors.append(error)
+            started.set()
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="console-under-test", daemon=True)
+    thread.start()
+    assert started.wait(60), "the console did not start"
+    if errors:
+        raise errors[0]
+    try:
+        yield address[0]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)

@@ -199,3 +199,20 @@ def test_csrf_and_cross_site_posts_are_refused(client):
 def test_a_rebinding_host_name_is_refused_on_loopback(client):
     assert client.get("/", headers={**HTML, "host": "attacker.example:8765"}).status_code == 421
     assert client.get("/", headers={**HTML, "host": "localhost:8765"}).status_code == 200
+
+
+@pytest.mark.parametrize("gathered", [True, False], ids=["search gathered first", "search checked per story"])
+def test_pages_of_a_search_cover_every_match_once(client, monkeypatch, gathered):
+    from storage import console
+
+    # Both plans of a search: its stories gathered up front (few matches), or checked as the walk meets them.
+    monkeypatch.setattr(console, "GATHER_TEXT_MATCHES", 10_000 if gathered else 0)
+    client.console.cache.seconds = 0
+    everything = [s["story_id"] for s in client.get("/api/stories?q=antimony OR tungsten&limit=200").json()["stories"]]
+    assert len(everything) >= 3
+    seen, url = [], "/api/stories?q=antimony OR tungsten&limit=1"
+    while url:
+        answer = client.get(url).json()
+        seen += [s["story_id"] for s in answer["stories"]]
+        url = answer["next"]
+    assert seen == everything

@@ -145,3 +145,11 @@ def test_run_serves_the_console_in_process(tmp_path, signum):
             code, err = stop(process, signum)
     assert code == 0
     assert "stopped cleanly" in err and "Traceback" not in err
+
+
+def test_the_cli_start_imports_no_web_stack():
+    # `--help` and every command but `serve` / `run` with [web] listen stay as light as before.
+    code = ("import sys, monitor.cli.main; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'starlette', 'uvicorn', 'prometheus_client', 'multipart'}))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE, check=True)
+    assert found.stdout.strip() == "[]"

@@ -46,42 +46,67 @@ def test_a_worker_fetches_and_parses_and_the_body_stays_there(server):
     assert again.fetch.status == 304 and again.parsed is None
 
 
-def test_per_host_limit_holds_across_workers(server):
-    """Every feed of one host goes to one worker, so per_host=2 holds with 2 workers."""
-    in_flight, peak, lock = [0], [0], threading.Lock()
+def _one_host_server(server, feeds: int, seconds: float):
+    """`feeds` feeds on one host, each answering after `seconds`; records request starts and the peak in flight."""
+    in_flight, peak, starts, lock = [0], [0], [], threading.Lock()
 
     def slow(request):
         with lock:
+            starts.append(time.monotonic())
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
-        time.sleep(0.1)
+        time.sleep(seconds)
         with lock:
             in_flight[0] -= 1
         return Response(200, rss(("g", "t", "d")), {"Content-Type": "application/rss+xml"})
 
-    urls = [server.route(f"/f{i}.xml", slow) for i in range(12)]
+    urls = [server.route(f"/f{i}.xml", slow) for i in range(feeds)]
+    return urls, peak, starts
 
+
+def _poll_all(urls, settings):
     async def main():
-        pool = FetchPool(2, SETTINGS)
+        pool = FetchPool(2, settings)
         try:
             return await asyncio.gather(*(pool.poll(PollJob(feed(u))) for u in urls))
         finally:
             pool.close()
 
-    outcomes = asyncio.run(main())
-    assert all(o.fetch.status == 200 for o in outcomes)
+    return asyncio.run(main())
+
+
+def test_one_host_is_fetched_and_parsed_by_every_worker_within_per_host(server):
+    """All feeds on one host (a list of one site's searches) go to both workers, yet the
+    server never sees more than per_host=2 requests at once."""
+    urls, peak, _ = _one_host_server(server, 12, 0.1)
+    outcomes = _poll_all(urls, SETTINGS)
+    assert all(o.fetch.status == 200 and o.parsed.articles for o in outcomes)
     assert peak[0] == 2
+    assert len({o.worker_pid for o in outcomes}) == 2  # both cores parsed
+
+
+def test_host_gap_holds_across_workers(server):
+    """Request starts to one host, as the server saw them, stay host_gap apart although two
+    workers fetch them (a generous margin for a loaded machine: 0.15 s of the 0.2 s gap)."""
+    urls, peak, starts = _one_host_server(server, 6, 0.0)
+    outcomes = _poll_all(urls, {**SETTINGS, "host_gap": 0.2})
+    assert all(o.fetch.status == 200 for o in outcomes)
+    starts.sort()
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
+    assert len(gaps) == 5 and min(gaps) >= 0.15, gaps
+    assert len({o.worker_pid for o in outcomes}) == 2
 
 
 def test_a_dead_worker_fails_its_polls_clearly_and_is_started_again(server):
-    url_slow = server.route("/slow.xml", lambda r: (time.sleep(1.0), Response(200, rss(("g", "t", "d"))))[1])
+    arrived = threading.Event()
+    url_slow = server.route("/slow.xml", lambda r: (arrived.set(), time.sleep(1.0), Response(200, rss(("g", "t", "d"))))[2])
     url_fast = server.route("/fast.xml", conditional(rss(("g", "t", "d"))))
 
     async def main():
         pool = FetchPool(1, SETTINGS)
         try:
             pending = asyncio.ensure_future(pool.poll(PollJob(feed(url_slow))))
-            await asyncio.sleep(0.5)  # the request is in flight in the worker
+            assert await asyncio.to_thread(arrived.wait, 30)  # the request is in flight in the worker
             os.kill(pool._workers[0].process.pid, signal.SIGKILL)
             with pytest.raises(FetchWorkerDied, match="died"):
                 await pending
@@ -91,6 +116,22 @@ def test_a_dead_worker_fails_its_polls_clearly_and_is_started_again(server):
 
     after = asyncio.run(main())
     assert after.fetch.status == 200 and after.parsed.articles
+
+
+def test_a_worker_that_dies_while_starting_fails_the_poll_waiting_for_it(server):
+    url = server.route("/feed.xml", conditional(rss(("g1", "t", "d"))))
+
+    async def main():
+        pool = FetchPool(1, SETTINGS)
+        try:
+            os.kill(pool._workers[0].process.pid, signal.SIGKILL)  # before it could say it is ready
+            with pytest.raises(FetchWorkerDied, match="while starting"):
+                await pool.poll(PollJob(feed(url)))
+            return await pool.poll(PollJob(feed(url)))  # started again
+        finally:
+            pool.close()
+
+    assert asyncio.run(main()).fetch.status == 200
 
 
 def test_a_worker_that_stops_answering_fails_its_polls_after_the_deadline(server, monkeypatch):
