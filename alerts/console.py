@@ -44,7 +44,8 @@ def format_alert_line(alert: Alert) -> str:
     if shown:
         details.append(f"matched: {shown}")
     matched = f" ({'; '.join(details)})" if details else ""
-    others = f" +{len(alert.also_reported_by)} more outlets" if alert.also_reported_by else ""
+    outlets = len(alert.also_reported_by)
+    others = f" +{outlets} more {'outlet' if outlets == 1 else 'outlets'}" if outlets else ""
     link = clean_text(article.url or article.link)  # canonical: tracking parameters dropped
     return f"[{hit.severity.upper()}] {head}: {clean_text(article.title)} <{link}>{matched}{others}"
 

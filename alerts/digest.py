@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Callable, Sequence
 
 from alerts.payload import (
@@ -24,7 +23,6 @@ from alerts.payload import (
     DISCORD_EMBED_TOTAL_LIMIT,
     MAX_BODY_BYTES,
     SEVERITY_COLOURS,
-    SLACK_SECTION_LIMIT,
     TEAMS_CARD_BYTES,
     discord_escape,
     escape_within,
@@ -32,7 +30,7 @@ from alerts.payload import (
     teams_escape,
     url_for_link,
 )
-from alerts.render import StoryGroup, group_by_story, iso_utc, one_line, plain
+from alerts.render import StoryGroup, group_by_story, iso_utc, one_line
 from storage.types import Alert
 
 DIGEST_EVENT = "digest.created"

@@ -39,6 +39,8 @@ from storage.exceptions import DatabaseUnavailableError
 log = logging.getLogger("minerals_monitor")
 
 T = TypeVar("T")
+OnPoll = Callable[[PollSummary], None]
+OnScheduledPoll = Callable[[PollSummary, "datetime | None"], None]
 
 RULES_RELOAD_SECONDS = 5
 FTS_INDEX_SECONDS = 10
@@ -161,12 +163,13 @@ class Monitor:
                                 spec.url, spec.interval_seconds, int(floor))
                 feeds.upsert_feed(self.db, spec, self.now())
 
-    async def poll_all(self, in_order: bool = False) -> list[PollSummary]:
+    async def poll_all(self, in_order: bool = False, on_poll: OnPoll | None = None) -> list[PollSummary]:
         """Poll every active feed once, concurrently (bounded by the fetcher's pool);
-        `in_order` polls one after another in feed order (the demo: same output every run)."""
+        `in_order` polls one after another in feed order (the demo: same output every run).
+        `on_poll(summary)` hears of each poll as it ends (the CLI's progress and Ctrl-C report)."""
         active = feeds.active_feed_ids(self.db)
         if in_order:
-            return [await self._poll_logged(feed_id) for feed_id in active]
+            return [await self._poll_logged(feed_id, on_poll) for feed_id in active]
         # A bounded set of pollers, not one task per feed: 10,000 tasks waiting for a slot
         # cost memory and scheduling for nothing.
         summaries: list[PollSummary | None] = [None] * len(active)
@@ -174,13 +177,15 @@ class Monitor:
 
         async def poller() -> None:
             for index, feed_id in work:
-                summaries[index] = await self._poll_logged(feed_id)
+                summaries[index] = await self._poll_logged(feed_id, on_poll)
 
         await asyncio.gather(*(poller() for _ in range(min(len(active), self.pipeline.max_in_flight))))
         return summaries  # type: ignore[return-value]
 
-    async def run_once(self, send_digests: bool = False, in_order: bool = False) -> list[PollSummary]:
-        summaries = await self.poll_all(in_order)
+    async def run_once(
+        self, send_digests: bool = False, in_order: bool = False, on_poll: OnPoll | None = None
+    ) -> list[PollSummary]:
+        summaries = await self.poll_all(in_order, on_poll)
         # A one-shot run has polled all it will: its stories' notifications leave now, not after group_wait.
         await self.dispatcher.drain(release_collecting=True)
         await self._index_for_search()
@@ -197,8 +202,11 @@ class Monitor:
         names.update(rule.digest for rule in self.rules.current.ruleset.rules if rule.digest)
         return names
 
-    async def _poll_logged(self, feed_id: int) -> PollSummary:
-        return (await self._poll_stored(feed_id))[0]
+    async def _poll_logged(self, feed_id: int, on_poll: OnPoll | None = None) -> PollSummary:
+        summary = (await self._poll_stored(feed_id))[0]
+        if on_poll is not None:
+            on_poll(summary)
+        return summary
 
     async def _poll_stored(self, feed_id: int) -> tuple[PollSummary, bool]:
         """One poll; (summary, False) when the database could not store it (disk full, locked,
@@ -247,8 +255,9 @@ class Monitor:
         """The scheduler is running (readiness)."""
         return self.scheduler is not None and self.scheduler.running
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        """Poll on schedule and deliver until `stop` is set; then stop cleanly."""
+    async def run_forever(self, stop: asyncio.Event, on_poll: OnScheduledPoll | None = None) -> None:
+        """Poll on schedule and deliver until `stop` is set; then stop cleanly.
+        `on_poll(summary, next_poll_at)` replaces the per-feed warning log (the CLI's console)."""
         scheduler = self.scheduler = AsyncIOScheduler(timezone=UTC)
 
         async def poll_job(feed_id: int) -> None:
@@ -264,7 +273,10 @@ class Monitor:
             if next_poll_at is None or next_poll_at <= self.now():  # the poll stored nothing (disk full, ...)
                 next_poll_at = self.now() + timedelta(seconds=base_interval(feed, self.config.polling))
             schedule.move_next_run(scheduler, feed_id, next_poll_at)
-            if summary.error and not summary.skipped and stored:
+            if on_poll is not None:
+                if stored:  # a database fault is told once by the FaultLog, not per feed
+                    on_poll(summary, next_poll_at)
+            elif summary.error and not summary.skipped and stored:
                 log.warning("feed %s (%s): %s", summary.feed_name, summary.url, summary.error)
 
         active = feeds.active_feeds(self.db)

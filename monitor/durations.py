@@ -11,13 +11,14 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 
 
 def parse_duration(text: str | int | float) -> float:
-    """Seconds in a duration; raises ValueError with a readable message."""
+    """Seconds in a duration written with its unit; raises ValueError with a readable message
+    (a bare number, 15 or "15", is refused: minutes or seconds?)."""
     if isinstance(text, bool):
         raise ValueError("expected a duration like \"90s\", \"15m\", \"2h\" or \"1d\"")
     if isinstance(text, int | float):
-        if not math.isfinite(text) or text < 0:
-            raise ValueError(f"{text!r} is not a duration; write e.g. \"90s\", \"15m\", \"2h\" or \"1d\"")
-        return _bounded(float(text), text)
+        # `interval = 15` meant 15 minutes to whoever wrote it and 15 seconds to us: no unit, no guess.
+        shown = f"{text:g}" if isinstance(text, float) and math.isfinite(text) else str(text)
+        raise ValueError(f"a bare number is not a duration: write \"{shown}m\" (or \"{shown}s\", \"{shown}h\")")
     if not isinstance(text, str):
         raise ValueError("expected a duration like \"90s\", \"15m\", \"2h\" or \"1d\"")
     compact = text.strip().lower().replace(" ", "")
@@ -31,6 +32,8 @@ def parse_duration(text: str | int | float) -> float:
         total += float(part.group(1)) * _UNITS[part.group(2)]
         position = part.end()
     if position != len(compact) or position == 0:
+        if re.fullmatch(r"\d+(?:\.\d+)?", compact):
+            raise ValueError(f"{text!r} has no unit: write \"{compact}m\" (or \"{compact}s\", \"{compact}h\")")
         raise ValueError(f"{text!r} is not a duration; write e.g. \"90s\", \"15m\", \"2h\" or \"1d\"")
     return _bounded(total, text)
 

@@ -6,8 +6,12 @@ Scripts rely on these names (README, "JSON contracts"): extend, never rename.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from storage.types import Article, Feed
+from storage.types import Alert, Article, Feed, MatchedTerm
+
+if TYPE_CHECKING:
+    from storage.console import StoryRule, StorySummary
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -31,7 +35,7 @@ def feed_json(feed: Feed) -> dict:
         "last_success_at": iso(feed.last_success_at),
         "next_poll_at": iso(feed.next_poll_at),
         "articles_stored": feed.articles_stored,
-        "new_per_day": feed.new_per_day,
+        "new_per_day": feed.new_per_day,  # null until the feed has a day of history
         "etag": feed.etag,
         "last_modified": feed.last_modified,
     }
@@ -47,7 +51,83 @@ def article_json(article: Article, feeds: tuple[str, ...] | None = None) -> dict
         "feed": article.feed_name,
         "published": iso(article.published_at),
         "first_seen_at": iso(article.first_seen_at),
+        "story_id": article.story_id,  # for `stories show ID`
     }
     if feeds is not None:
         shape["feeds"] = list(feeds or (article.feed_name,))
     return shape
+
+
+def terms_json(terms: tuple[MatchedTerm, ...]) -> list[dict]:
+    return [{"term": t.term, "field": t.field, "start": t.start, "end": t.end, "text": t.text} for t in terms]
+
+
+def rule_json(rule: StoryRule) -> dict:
+    return {
+        "rule": rule.rule_id,
+        "rule_name": rule.rule_name,
+        "severity": rule.severity,
+        "article_id": rule.article_id,
+        "created_at": iso(rule.created_at),
+        "terms": terms_json(rule.terms),
+    }
+
+
+def story_json(story: StorySummary) -> dict:
+    lead = story.lead
+    return {
+        "story_id": story.story_id,
+        "severity": story.severity,
+        "rule": story.rules[0].rule_id,  # the highest-severity rule, as in the webhook's data.rule
+        "rules": [rule_json(rule) for rule in story.rules],
+        "url": lead.url or lead.link,
+        "title": lead.title,
+        "feed": lead.feed_name,
+        "published": iso(lead.published_at),
+        "article_id": lead.id,
+        "created_at": iso(story.first_hit_at),
+        "updated_at": iso(story.newest_hit_at),
+        "story_size": story.articles,
+        "outlets": list(story.outlets),
+    }
+
+
+def not_sent_reason(alert: Alert) -> str | None:
+    """Why a delivery was not (or not yet) sent, in words; None when it was sent or is due."""
+    from monitor.durations import format_duration
+
+    d, article = alert.delivery, alert.article
+    if d.status == "skipped":
+        if article.published_at and article.first_seen_at:
+            age = format_duration((article.first_seen_at - article.published_at).total_seconds())
+            return f"old news: published {age} before it was first seen (over [alerts] skip_older_than)"
+        return "old news when first seen (over [alerts] skip_older_than)"
+    if d.status == "muted":
+        return f"the rule was muted (`alerts unmute {alert.hit.rule_id}` for new hits)"
+    if d.status == "digest":
+        return f"waits for the {d.digest or 'next'} digest"
+    return None
+
+
+def delivery_json(alert: Alert) -> dict:
+    """`alerts list --json` and /api/deliveries items."""
+    d = alert.delivery
+    return {
+        "id": d.id,
+        "channel": d.channel,
+        "rule": alert.hit.rule_id,  # the notification's highest-severity rule
+        "rules": list(alert.rule_ids),  # every rule the notification carries (issue 14)
+        "update": d.is_update,
+        "severity": alert.hit.severity,
+        "url": alert.article.url or alert.article.link,
+        "title": alert.article.title,
+        "status": d.status,
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+        "reason": not_sent_reason(alert),  # why it was not (yet) sent: old news, muted, digest
+        "next_attempt_at": iso(d.next_attempt_at) if d.status in ("pending", "failed") else None,
+        "created_at": iso(d.created_at),
+        "sent_at": iso(d.sent_at),
+        "webhook_id": d.idempotency_key,
+        "story_id": d.story_id if d.story_id is not None else alert.article.story_id,
+    }

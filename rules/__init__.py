@@ -11,25 +11,36 @@ values; it imports nothing of ours outside this package.
     print(matcher.explain("pakistan-antimony", doc).render())
 """
 
-from .compile import compile_rules
-from .durations import digest_problem, duration_problem, parse_duration
-from .exceptions import RulesError, RuleSyntaxError
-from .loader import check_examples, load_rules
-from .match import ExplainNode, Matcher
+# Eager: the function `normalise` shares its name with the submodule, whose import would
+# otherwise leave the module as `rules.normalise` (the normaliser is light: re, unicodedata).
 from .normalise import NormalisedText, normalise, tokenise
-from .query import AliasRef, And, Field, Near, Not, Or, Term, format_query, parse_query
-from .types import (
-    FIELDS,
-    SEVERITIES,
-    Document,
-    Problem,
-    Rule,
-    RuleExample,
-    RuleMatch,
-    RuleSet,
-    SourceLocation,
-    TermMatch,
-)
+
+
+# The other names are imported on first use (PEP 562), so `import rules.exceptions` (every CLI start,
+# through monitor/exceptions.py) does not load YAML, the compiler and the matcher.
+_EXPORTS = {
+    "compile_rules": "compile",
+    "parse_duration": "durations", "duration_problem": "durations", "digest_problem": "durations",
+    "RulesError": "exceptions", "RuleSyntaxError": "exceptions",
+    "check_examples": "loader", "load_rules": "loader",
+    "ExplainNode": "match", "Matcher": "match",
+    "AliasRef": "query", "And": "query", "Field": "query", "Near": "query", "Not": "query", "Or": "query",
+    "Term": "query", "format_query": "query", "parse_query": "query",
+    "FIELDS": "types", "SEVERITIES": "types", "Document": "types", "Problem": "types", "Rule": "types",
+    "RuleExample": "types", "RuleMatch": "types", "RuleSet": "types", "SourceLocation": "types",
+    "TermMatch": "types",
+}  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "load_rules", "check_examples", "compile_rules", "Matcher", "ExplainNode",

@@ -5,13 +5,16 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.db import transaction
-from storage.exceptions import StorageError
+from storage.exceptions import SearchSyntaxError
+from storage.fts import fts_query
 from storage.timefmt import from_db, to_db
 from storage.types import Article, IngestResult
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 _ARTICLE_COLUMNS = (
     "a.id, a.feed_id, a.url, a.link, a.guid, a.title, a.summary, a.content, a.published_at, "
@@ -204,14 +207,23 @@ def index_pending(db: sqlite_utils.Database, batch_size: int = 20_000) -> int:
             total += upto - last
 
 
-def search_articles(db: sqlite_utils.Database, query: str, limit: int = 50) -> list[Article]:
-    """Full-text search over title and summary (FTS5 syntax), best match first."""
-    index_pending(db)  # a search sees everything stored so far
+def search_articles(db: sqlite_utils.Database, query: str, limit: int = 50, catch_up: bool = True) -> list[Article]:
+    """Full-text search over title and summary (FTS5 syntax, hyphenated words as phrases:
+    storage/fts.py), best match first. `catch_up` first indexes what was stored since the
+    last indexing (needs a writable connection)."""
+    if catch_up:
+        index_pending(db)  # a search sees everything stored so far
     try:
-        rows = _search_rows(db, query, limit)
+        rows = _search_rows(db, fts_query(query), limit)
     except sqlite3.OperationalError as error:
-        raise StorageError(f"search query {query!r} is not valid FTS5: {error}") from error
+        raise SearchSyntaxError(f"search query {query!r} is not valid FTS5 syntax: {error}") from error
     return [_article(row) for row in rows]
+
+
+def unindexed_count(db: sqlite_utils.Database) -> int:
+    """Articles stored since the last full-text indexing (a read-only search cannot see them)."""
+    last = db.execute("SELECT last_indexed_id FROM fts_progress WHERE id = 1").fetchone()[0]
+    return db.execute("SELECT count(*) FROM articles WHERE id > ?", [last]).fetchone()[0]
 
 
 def _search_rows(db: sqlite_utils.Database, query: str, limit: int) -> list[tuple]:

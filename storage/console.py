@@ -16,14 +16,16 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.articles import _ARTICLE_COLUMNS, _article
 from storage.exceptions import StorageError
 from storage.hits import _terms_from_json
 from storage.timefmt import from_db, to_db
 from storage.types import SEVERITIES, Article, MatchedTerm
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 _RANK_SQL = "CASE h.severity " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in SEVERITY_RANK.items()) + " ELSE -1 END"

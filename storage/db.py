@@ -7,32 +7,74 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from storage.exceptions import (
     DatabaseIOError,
     DatabaseLockedError,
+    DatabaseMissingError,
     DatabaseReadOnlyError,
     DatabaseUnavailableError,
     DiskFullError,
+    SchemaTooNewError,
     StorageError,
 )
-from storage.schema import migrate
+from storage.schema import SCHEMA_VERSION, migrate
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # Readers (CLI commands) wait this long for a writer instead of failing with
 # "database is locked"; writers keep transactions short, so this is generous.
 BUSY_TIMEOUT_MS = 30_000
 
 
-def open_database(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the monitor's database and migrate it.
+class ReadOnlyDatabase:
+    """What the storage functions use of a `sqlite_utils.Database` (`execute`, `conn`,
+    `close`), for read-only connections: sqlite_utils (and numpy, which it imports when
+    installed) cost a reading command ~0.17 s of its start (docs/design.md, "A fast CLI")."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_database(
+    path: str | Path, *, read_only: bool = False, create: bool = True
+) -> sqlite_utils.Database | ReadOnlyDatabase:
+    """Open the monitor's database and migrate it; create it (and its folder) if `create`.
+
+    `read_only`: for commands that only look; never creates or changes anything, and a
+    missing file is a `DatabaseMissingError` (a mistyped path must not look like an empty
+    archive). A database with an older schema is migrated first (the file exists, so that
+    creates nothing), unless the file cannot be written.
 
     The file is created 0600: it holds article text and delivery errors that
     may name internal hosts, and is nobody else's business.
     """
     path = Path(path)
-    if str(path) != ":memory:":
+    if str(path) == ":memory:":
+        return _connect(str(path), path, read_only=False)
+    if not path.exists() and (read_only or not create):
+        raise DatabaseMissingError(f"no database at {path} (run `minerals-monitor run --once` first)")
+    if read_only:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        db = _connect(uri, path, read_only=True)
+        version = _schema_version(db, path)
+        if version == SCHEMA_VERSION:
+            return db
+        db.close()
+        problem = _writable_problem(path)
+        if problem:
+            raise DatabaseReadOnlyError(f"{path}: schema version {version} needs an upgrade to {SCHEMA_VERSION}, but {problem}")
+        open_database(path, create=False).close()  # migrates
+        return _connect(uri, path, read_only=True)
+    if create:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
@@ -40,10 +82,24 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
                 os.close(fd)
         except OSError as error:  # a read-only or missing folder: exit 3 naming the file, not a traceback
             raise DatabaseReadOnlyError(f"database {os.path.abspath(path)}: cannot create it ({error.strerror or error})") from error
+    problem = _writable_problem(path)
+    if problem:
+        # SQLite would open it read-only without a word and fail at the first write.
+        raise DatabaseReadOnlyError(f"{path}: {problem}")
+    return _connect(str(path), path, read_only=False)
+
+
+def _connect(target: str, path: Path, *, read_only: bool) -> sqlite_utils.Database | ReadOnlyDatabase:
     try:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (see transaction()).
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000, uri=read_only)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if read_only:
+            _schema_version_of(conn)  # reads the header: a file that is not SQLite fails here
+            return ReadOnlyDatabase(conn)
+        import sqlite_utils
+
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across process crashes
         conn.execute("PRAGMA foreign_keys = ON")
@@ -57,6 +113,32 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
     except sqlite3.DatabaseError as error:
         raise StorageError(f"{path}: not a usable SQLite database ({error})") from error
     return db
+
+
+def _schema_version_of(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _schema_version(db: ReadOnlyDatabase, path: Path) -> int:
+    version = _schema_version_of(db.conn)
+    if version > SCHEMA_VERSION:
+        db.close()
+        raise SchemaTooNewError(
+            f"{path}: database schema version {version} is newer than this monitor's ({SCHEMA_VERSION}); "
+            "upgrade minerals-monitor"
+        )
+    return version
+
+
+def _writable_problem(path: Path) -> str | None:
+    """Why SQLite could not write this database, or None. os.access also sees what root cannot
+    write (an immutable flag, a read-only filesystem)."""
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the database file is read-only (permissions, an immutable flag or a read-only filesystem)"
+    folder = path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is read-only (SQLite writes its -wal and -shm files beside the database)"
+    return None
 
 
 @contextmanager

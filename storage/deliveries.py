@@ -12,13 +12,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.articles import _ARTICLE_COLUMNS, _article
 from storage.hits import _HIT_COLUMNS, _hit
 from storage.timefmt import from_db, to_db
 from storage.types import SEVERITY_RANK, Alert, Delivery, HitListing, StoryMember
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 _DELIVERY_COLUMNS = (
     "d.id, d.hit_id, d.channel, d.status, d.attempts, d.idempotency_key, d.created_at, "

@@ -28,5 +28,13 @@ class DatabaseIOError(DatabaseUnavailableError):
     """The operating system failed a read or write of the database file."""
 
 
+class DatabaseMissingError(StorageError):
+    """A command that only reads found no database file (it never creates one)."""
+
+
+class SearchSyntaxError(StorageError):
+    """A full-text query that SQLite FTS5 refuses: the user's input, not the database, is at fault."""
+
+
 class SchemaTooNewError(StorageError):
     """The database was written by a newer version of the monitor."""

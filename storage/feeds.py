@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.timefmt import from_db, to_db
 from storage.types import Feed, FeedSpec, PollRecord
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 _FEED_COLUMNS = (
     "id, url, name, interval_seconds, etag, last_modified, http_status, error, warning, "
@@ -16,7 +18,7 @@ _FEED_COLUMNS = (
 )
 
 
-def _feed(row: tuple, articles_stored: int = 0, new_per_day: float = 0.0) -> Feed:
+def _feed(row: tuple, articles_stored: int = 0, new_per_day: float | None = 0.0) -> Feed:
     return Feed(
         id=row[0],
         url=row[1],
@@ -47,9 +49,11 @@ def upsert_feed(db: sqlite_utils.Database, spec: FeedSpec, now: datetime) -> tup
     existing = db.execute("SELECT id FROM feeds WHERE url = ?", [spec.url]).fetchone()
     name = spec.name or spec.url
     if existing:
+        # No name given (a config entry without one): keep the stored name (from `feeds add --name` or OPML).
         db.execute(
-            "UPDATE feeds SET name = ?, interval_seconds = ?, full_text = ?, adaptive = ?, active = 1 WHERE id = ?",
-            [name, spec.interval_seconds, int(spec.full_text), int(spec.adaptive), existing[0]],
+            "UPDATE feeds SET name = coalesce(nullif(?, ''), name), interval_seconds = ?, full_text = ?, adaptive = ?, "
+            "active = 1 WHERE id = ?",
+            [spec.name, spec.interval_seconds, int(spec.full_text), int(spec.adaptive), existing[0]],
         )
         return get_feed(db, existing[0]), False
     cursor = db.execute(
@@ -88,19 +92,29 @@ def active_feed_ids(db: sqlite_utils.Database) -> list[int]:
 
 
 def feeds_with_health(db: sqlite_utils.Database, now: datetime) -> list[Feed]:
-    """Active feeds with articles stored and the new-articles rate over the last 7 days."""
+    """Active feeds with articles stored and the new-articles rate over the last 7 days
+    (over the feed's life when shorter; None before it has a day of history)."""
     week_ago = to_db(now - timedelta(days=7))
     rows = db.execute(
         f"""
         SELECT {", ".join("f." + c.strip() for c in _FEED_COLUMNS.split(","))},
                (SELECT count(*) FROM article_sources s WHERE s.feed_id = f.id),
-               (SELECT count(*) FROM article_sources s WHERE s.feed_id = f.id AND s.first_seen_at >= ?)
+               (SELECT count(*) FROM article_sources s WHERE s.feed_id = f.id AND s.first_seen_at >= ?),
+               f.created_at
         FROM feeds f WHERE f.active = 1 ORDER BY f.id
         """,
         [week_ago],
     ).fetchall()
     width = len(_FEED_COLUMNS.split(","))
-    return [_feed(row[:width], articles_stored=row[width], new_per_day=round(row[width + 1] / 7, 2)) for row in rows]
+    return [
+        _feed(row[:width], articles_stored=row[width], new_per_day=_per_day(row[width + 1], from_db(row[width + 2]), now))
+        for row in rows
+    ]
+
+
+def _per_day(new_in_week: int, created_at: datetime | None, now: datetime) -> float | None:
+    days = min(7.0, (now - created_at).total_seconds() / 86400) if created_at else 7.0
+    return round(new_in_week / days, 2) if days >= 1 else None
 
 
 def record_poll(db: sqlite_utils.Database, feed_id: int, record: PollRecord) -> None:

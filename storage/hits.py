@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.articles import _ARTICLE_COLUMNS, _article
 from storage.timefmt import from_db, to_db
 from storage.types import Hit, HitListing, MatchedTerm
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 
 def _terms_to_json(terms: tuple[MatchedTerm, ...]) -> str:
@@ -99,3 +101,12 @@ def hits_for_rule_ids(db: sqlite_utils.Database, since: datetime | None) -> dict
     for rule_id, article_id in rows:
         result.setdefault(rule_id, set()).add(article_id)
     return result
+
+
+def count_hits_since(db: sqlite_utils.Database, since: datetime) -> int:
+    return db.execute("SELECT count(*) FROM hits WHERE created_at >= ?", [to_db(since)]).fetchone()[0]  # hits_created
+
+
+def stored_rule_ids(db: sqlite_utils.Database) -> set[str]:
+    """Every rule id that has hits (a rule since removed from the rules files included)."""
+    return {row[0] for row in db.execute("SELECT DISTINCT rule_id FROM hits")}

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.exceptions import SchemaTooNewError
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 
 def _v1(db: sqlite_utils.Database) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.timefmt import to_db
+
+if TYPE_CHECKING:  # annotations only: reading commands never load sqlite_utils (storage/db.py)
+    import sqlite_utils
 
 
 def add_signatures(db: sqlite_utils.Database, signed: list[tuple[int, bytes, list[int]]], now: datetime) -> None:
@@ -89,3 +91,4 @@ def prune_bands(db: sqlite_utils.Database, before: datetime) -> int:
     if oldest_kept is None:
         return db.execute("DELETE FROM article_bands").rowcount
     return db.execute("DELETE FROM article_bands WHERE article_id < ?", [oldest_kept]).rowcount
+

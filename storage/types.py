@@ -41,7 +41,7 @@ class Feed:
     body_hash: str | None = None
     full_text: bool = False
     articles_stored: int = 0
-    new_per_day: float = 0.0
+    new_per_day: float | None = 0.0  # None: less than a day of history
     adaptive_interval_seconds: int | None = None
     adaptive: bool = True
     item_digests: bytes | None = None  # of the last parsed body (monitor/parse/delta.py)
@@ -242,5 +242,3 @@ class IngestResult:
     updated: tuple[Article, ...] = ()
     unchanged: int = 0
     also_seen: int = 0  # entries already stored from another feed (same canonical URL)
-
-

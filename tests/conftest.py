@@ -1,4 +1,9 @@
-"""Shared fixtures: real servers on 127.0.0.1, temporary databases, the shared feed corpus."""
+"""Shared fixtures: real servers on 127.0.0.1, temporary databases, the feed corpus.
+
+Everything a test reads lives in the repository (tests/data/): the real-world feed corpus
+with its SOURCES.md and upstream licence texts (tests/data/corpus/), the seed story
+(tests/data/seed/). A fresh clone runs every test with nothing skipped.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +16,21 @@ from monitor.cli.demo_server import FeedServer
 from storage import open_database
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus" / "feeds"
 DATA = Path(__file__).resolve().parent / "data"
+CORPUS = DATA / "corpus"
+SEED = DATA / "seed" / "pakistan-us-critical-minerals-mou.txt"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def corpus_files() -> list[Path]:
-    """Every feed file of the shared corpus (SOURCES.md and LICENSES/ skipped)."""
-    if not CORPUS.is_dir():
-        return []
+    """Every feed file of the vendored corpus (SOURCES.md and LICENSES/ left out)."""
     return sorted(p for p in CORPUS.iterdir() if p.is_file() and p.name != "SOURCES.md")
 
 
 @pytest.fixture
 def corpus() -> list[Path]:
     files = corpus_files()
-    if not files:
-        pytest.skip(f"shared feed corpus not found at {CORPUS}")
+    assert len(files) >= 70, f"the feed corpus in {CORPUS} is incomplete ({len(files)} files)"
     return files
 
 

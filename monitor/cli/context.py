@@ -1,24 +1,33 @@
-"""What every CLI command shares: the loaded config, the database, output helpers."""
+"""What every CLI command shares: the loaded config, the database, output helpers.
+
+Imports only what every command needs (Typer, a Rich console): the config, storage and
+the rest load when a command uses them, so `--help` and the quick commands start fast.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from monitor.config import Config, load_config
+from monitor.cli.safe_text import json_safe
 from monitor.durations import parse_duration
-from storage import open_database
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from monitor.config import Config
 
 CONFIG_ENV = "MINERALS_MONITOR_CONFIG"
 DISCOVERED_CONFIG = "minerals-monitor.toml"
@@ -28,6 +37,7 @@ DISCOVERED_CONFIG = "minerals-monitor.toml"
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_STORAGE = 3
+EXIT_INTERRUPTED = 130
 
 
 @dataclass
@@ -38,8 +48,16 @@ class CliState:
 
     def config(self) -> Config:
         if self._config is None:
+            from monitor.config import load_config
+
             self._config = load_config(self.resolved_config_path())
         return self._config
+
+    def configured_rule_ids(self) -> set[str]:
+        """Ids of the valid rules in the configured rules files (to catch typos)."""
+        from monitor.rulesource import load_rule_set
+
+        return {rule.id for rule in load_rule_set(self.config().rules_files).rules}
 
     def resolved_config_path(self) -> Path | None:
         """--config, else $MINERALS_MONITOR_CONFIG, else ./minerals-monitor.toml, else embedded defaults."""
@@ -50,8 +68,44 @@ class CliState:
         local = Path.cwd() / DISCOVERED_CONFIG
         return local if local.exists() else None
 
-    def database(self):
-        return open_database(self.config().storage_path)
+    def database(self, *, write: bool = False, create: bool = False) -> sqlite_utils.Database:
+        """The configured database: read-only unless `write`; a missing one is an error
+        (exit 3) unless `create`, so a mistyped path never looks like an empty archive."""
+        from storage import open_database
+
+        path = self.config().storage_path
+        if write or create:
+            return open_database(path, create=create)
+        return open_database(path, read_only=True)
+
+
+def program_name() -> str:
+    """How to run this program again in a printed hint: `minerals-monitor` when that is on
+    PATH, else the script's full path (`make run` does not put .venv/bin on PATH)."""
+    script = Path(sys.argv[0])
+    if script.name != "minerals-monitor":
+        return f"{shlex.quote(sys.executable)} -m monitor"
+    on_path = shutil.which("minerals-monitor")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "minerals-monitor"
+    return shlex.quote(str(script.resolve()))
+
+
+def did_you_mean(word: str, known: set[str] | list[str]) -> str:
+    """`; did you mean 'ussm'?`, or `; known: a, b, c` when nothing is close, or ``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(known), n=3, cutoff=0.6)
+    if close:
+        return "; did you mean " + " or ".join(repr(name) for name in close) + "?"
+    if known and len(known) <= 30:
+        return "; known: " + ", ".join(sorted(known))
+    return ""
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 hit`, `2 hits`, `1,000 new articles`."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 def state(ctx: typer.Context) -> CliState:
@@ -61,13 +115,15 @@ def state(ctx: typer.Context) -> CliState:
     return root.obj
 
 
-# Piped output (no terminal) would default to 80 columns and fold every URL; give tables room.
-stdout = Console(soft_wrap=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+# Piped output (no terminal) would default to 80 columns and fold every URL; give tables room
+# (COLUMNS, when set, still decides).
+stdout = Console(soft_wrap=False, highlight=False,
+                 width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem, one line: never wrapped
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+    sys.stdout.write(json_safe(json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)) + "\n")
 
 
 def _json_default(value: Any) -> Any:
@@ -111,6 +167,8 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
 @contextmanager
 def progress_bar(total: int, description: str) -> Iterator[Callable[[int], None]]:
     """A Rich progress bar on stderr (hidden when not a terminal); yields advance(n)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=stderr, transient=True, disable=not stderr.is_terminal,

@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.table import Table
 
 from monitor.cli.context import stdout
+from monitor.cli.hits import matched_terms
 from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig, bundled_rules_pack
 from monitor.cli.demo_server import FeedServer
 from storage import hits
@@ -93,6 +94,6 @@ def _print_hits(listings) -> None:
     for column in ("severity", "rule", "title", "matched terms", "feed"):
         table.add_column(column, overflow="fold")
     for row in listings:
-        terms = ", ".join(list(dict.fromkeys(t.text for t in row.hit.terms))[:6])
+        terms = matched_terms(row.hit.terms)
         table.add_row(row.hit.severity, row.hit.rule_id, row.article.title, terms, row.article.feed_name)
     stdout.print(table)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
+import shlex
+import sqlite3
 import sys
 import traceback
 from pathlib import Path
@@ -18,9 +17,16 @@ from monitor.cli import feeds as feeds_commands
 from monitor.cli import hits as hits_commands
 from monitor.cli import rules as rules_commands
 from monitor.cli import stories as stories_commands
-from monitor.cli.context import EXIT_PROBLEMS, EXIT_STORAGE, EXIT_USAGE, CliState, state, stderr, stdout
+from monitor.cli.context import (
+    EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_STORAGE, EXIT_USAGE, CliState, program_name, state, stderr, stdout,
+)
 from monitor.exceptions import PROJECT_ERRORS, ConfigError
 from storage.exceptions import StorageError
+
+# Typer (0.29) prints an argument's Python type after its name ("FILE <list[Path]>", "RULE <str>");
+# the metavar and the help text already say what to give.
+if hasattr(typer.core.TyperArgument, "display_type_rich"):
+    typer.core.TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="minerals-monitor",
@@ -37,19 +43,23 @@ app.add_typer(rules_commands.app, name="rules")
 app.add_typer(stories_commands.app, name="stories")
 
 
+_root_state: CliState | None = None  # for main()'s error messages, after the command has run
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Config file (TOML). Default: $MINERALS_MONITOR_CONFIG, "
+        typer.Option("--config", "-c", metavar="FILE", help="Config file (TOML). Default: $MINERALS_MONITOR_CONFIG, "
                      "./minerals-monitor.toml, else the embedded defaults.", dir_okay=False),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each poll does.")] = False,
 ) -> None:
     """Keyword news monitor for minerals diplomacy."""
-    ctx.obj = CliState(config_path=config, debug=debug)
+    global _root_state
+    ctx.obj = _root_state = CliState(config_path=config, debug=debug)
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not debug:
@@ -66,59 +76,27 @@ def run(
     send_digests: Annotated[
         bool, typer.Option("--send-digests", help="With --once: also send every waiting digest (for cron use).")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --once: print every feed's outcome as JSON "
+                                          "(console alerts then go to standard error).")] = False,
+    every_feed: Annotated[bool, typer.Option("--verbose", "-v", help="With --once: a row for every feed "
+                                             "(default: a summary and the feeds that failed or found hits).")] = False,
 ) -> None:
     """Poll feeds on schedule, match rules and send alerts until stopped (SIGINT/SIGTERM)."""
-    from monitor.daemon import Monitor
-    from monitor.cli.run_report import print_once_report
+    if not once and (send_digests or as_json or every_feed):
+        flag = "--send-digests" if send_digests else "--json" if as_json else "--verbose"
+        raise typer.BadParameter(f"{flag} only works with --once", param_hint=flag)
+    from monitor.cli.run_console import run_forever, run_once
 
     config = state(ctx).config()
-
-    async def main() -> int:
-        async with Monitor(config) as monitor:
-            if once:
-                summaries = await monitor.run_once(send_digests=send_digests)
-                print_once_report(summaries, monitor)
-                return 0 if any(s.success for s in summaries) else EXIT_PROBLEMS
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
-            stderr.print(
-                f"minerals-monitor: {len(config.feeds)} configured feeds, database {config.storage_path}; "
-                "Ctrl-C to stop", style="dim"
-            )
-            async with _web_console(monitor, config):
-                await monitor.run_forever(stop)
-            stderr.print(f"minerals-monitor: {monitor.stop_message()}", style="dim", markup=False)
-            return 0
-
-    raise typer.Exit(asyncio.run(main()))
-
-
-@contextlib.asynccontextmanager
-async def _web_console(monitor, config):
-    """The console inside `run` when [web] listen is set (the embedded defaults set it); the web
-    stack is imported only then. A busy port stops a configured console, not the defaults' one."""
-    if config.web.listen is None:
-        yield
-        return
-    from monitor.web.server import WebListenError, console_inside
-
-    try:
-        async with console_inside(monitor, config.web.listen) as url:
-            stderr.print(f"minerals-monitor: web console at {url}", style="bold")
-            yield
-    except WebListenError as error:
-        if config.source is not None:
-            raise
-        stderr.print(f"{error}; monitoring without it", markup=False)
-        yield
+    if once:
+        raise typer.Exit(run_once(config, send_digests=send_digests, as_json=as_json, every_feed=every_feed))
+    raise typer.Exit(run_forever(config))
 
 
 @app.command()
 def serve(
     ctx: typer.Context,
-    listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT to listen on (default: [web] listen, "
+    listen: Annotated[str | None, typer.Option("--listen", metavar="HOST:PORT", help="HOST:PORT to listen on (default: [web] listen, "
                                                "else 127.0.0.1:8765). Any address but loopback needs [web] password.")] = None,
 ) -> None:
     """Serve the web console over the database (beside a running `run`, or alone) until Ctrl-C."""
@@ -132,6 +110,10 @@ def serve(
         raise typer.BadParameter(str(error), param_hint="--listen") from error
     if problem := open_listen_problem(address, config.web.password):
         raise typer.BadParameter(problem, param_hint="--listen")
+    state(ctx).database().close()  # missing, corrupt or too new: exit 3 now, not on the first page
+
+    import asyncio
+    import signal
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -148,7 +130,7 @@ def serve(
 
 @app.command()
 def demo(
-    keep: Annotated[Path | None, typer.Option("--keep", help="Keep the demo database at this path.")] = None,
+    keep: Annotated[Path | None, typer.Option("--keep", metavar="FILE", help="Keep the demo database at this path.")] = None,
 ) -> None:
     """Show the whole pipeline offline: bundled sample feeds served on 127.0.0.1, default rules, alerts."""
     from monitor.cli.demo import run_demo
@@ -158,7 +140,7 @@ def demo(
 
 @app.command()
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder for the starter config and rules.")] = Path("."),
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder for the starter config and rules.")] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
     """Write a starter config (minerals-monitor.toml) and rules folder into DIRECTORY."""
@@ -166,30 +148,77 @@ def init(
 
     written = write_starter(directory, force=force)
     for path in written:
-        stdout.print(f"wrote {path}")
-    stdout.print(f"next: cd {directory} && minerals-monitor rules check rules/*.yaml && minerals-monitor run --once")
+        stdout.print(f"wrote {path}", markup=False)
+    program = program_name()
+    stdout.print(f"next: cd {shlex.quote(str(directory))} && {program} rules check rules/*.yaml && {program} run --once",
+                 markup=False, soft_wrap=True)  # one line to copy, never folded
+
+
+# Options of the root command: given after a command name, click only says "No such option".
+GLOBAL_OPTIONS = ("--config", "-c", "--debug")
 
 
 def main() -> None:
     """Console-script entry point: our errors become one line and an exit code."""
+    # click's exceptions, wherever this Typer takes click from (0.29 vendors it as typer._click).
+    click = sys.modules[typer.BadParameter.__module__]
+
     debug = "--debug" in sys.argv
     try:
-        app()  # standalone: usage errors print and exit 2 themselves; our errors come through here
+        # Not standalone: usage errors come back here, to add the hint about global options.
+        code = app(standalone_mode=False)
+    except click.NoSuchOption as error:
+        error.show()
+        if error.option_name in GLOBAL_OPTIONS:
+            stderr.print(f"hint: {error.option_name} goes before the command name: {_corrected_command()}", markup=False)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except (getattr(click, "Abort", typer.Abort), typer.Abort):
+        stderr.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
     except ConfigError as error:
         for problem in error.problems:
             stderr.print(f"{error.kind}: {problem}", markup=False)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         stderr.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except PROJECT_ERRORS as error:
         if debug:
             traceback.print_exc()
         stderr.print(f"error: {error}", markup=False)
         sys.exit(EXIT_STORAGE if isinstance(error, StorageError) else EXIT_PROBLEMS)
+    except sqlite3.DatabaseError as error:  # damage found while reading (a page, an index), not at open
+        if debug:
+            traceback.print_exc()
+        stderr.print(f"error: {_database_path()}: the database is unusable: {error}", markup=False)
+        sys.exit(EXIT_STORAGE)
     except Exception as error:  # a bug: one line unless --debug
         if debug:
             traceback.print_exc()
         else:
             stderr.print(f"internal error: {type(error).__name__}: {error} (run with --debug for the traceback)", markup=False)
         sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _corrected_command() -> str:
+    """The command as typed with the global options moved before the command name."""
+    globals_, rest, words = [], [], iter(sys.argv[1:])
+    for word in words:
+        if word in ("--config", "-c"):
+            globals_ += [word, next(words, "FILE")]
+        elif word == "--debug" or word.startswith("--config="):
+            globals_.append(word)
+        else:
+            rest.append(word)
+    return " ".join(shlex.quote(word) for word in ["minerals-monitor", *globals_, *rest])
+
+
+def _database_path() -> str:
+    try:
+        return str(_root_state.config().storage_path) if _root_state else "database"
+    except Exception:  # the config itself is the problem: name no path rather than a wrong one
+        return "database"

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from monitor.cli.context import EXIT_PROBLEMS, print_json, progress_bar, since_option, state, stderr, stdout
+from monitor.cli.context import EXIT_PROBLEMS, did_you_mean, plural, print_json, progress_bar, since_option, state, stderr, stdout
+from monitor.cli.safe_text import literal
 from monitor.exceptions import ConfigError
-from monitor.pipeline import document_for
-from monitor.rulesource import load_rule_set
-from rules import Document, compile_rules
-from storage.articles import articles_since, count_articles_since, get_article
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from rules import Document
+    from storage.types import Article
 
 app = typer.Typer(help="Check and test rules files.", no_args_is_help=True)
 
@@ -30,10 +31,12 @@ def _known_channels(ctx: typer.Context) -> set[str] | None:
 @app.command("check")
 def check(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="Rules files (YAML).", exists=True, dir_okay=False)],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="Rules files (YAML).", exists=True, dir_okay=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON.")] = False,
 ) -> None:
     """Validate rules files and run their examples; prints FILE:LINE:COL: message per problem."""
+    from monitor.rulesource import load_rule_set
+
     ruleset = load_rule_set(tuple(files), known_channels=_known_channels(ctx))
     if as_json:
         print_json(
@@ -51,7 +54,8 @@ def check(
             print(str(problem))
         if ruleset.ok:
             examples = sum(len(rule.tests) for rule in ruleset.rules)
-            stdout.print(f"OK: {len(ruleset.rules)} rules in {len(files)} file(s), {examples} examples pass")
+            stdout.print(f"OK: {plural(len(ruleset.rules), 'rule')} in {plural(len(files), 'file')}, "
+                         f"{plural(examples, 'example')} {'passes' if examples == 1 else 'pass'}", markup=False)
     if not ruleset.ok:
         raise typer.Exit(EXIT_PROBLEMS)
 
@@ -64,6 +68,9 @@ def _rule_files(ctx: typer.Context, rules_files: list[Path] | None) -> tuple[Pat
 
 
 def _load_matcher(ctx: typer.Context, files: tuple[Path, ...]):
+    from monitor.rulesource import load_rule_set
+    from rules import compile_rules
+
     ruleset = load_rule_set(files, known_channels=_known_channels(ctx))
     for problem in ruleset.problems:
         stderr.print(f"warning: {problem} (rule left out)", markup=False)
@@ -71,9 +78,17 @@ def _load_matcher(ctx: typer.Context, files: tuple[Path, ...]):
 
 
 def _highlighted(text: str, spans: list[tuple[int, int]]) -> Text:
-    rich_text = Text(text)
-    for start, end in spans:
-        rich_text.stylize("bold black on yellow", start, end)
+    """`text` printed literally with the spans highlighted (pieces made visible one by one,
+    so a control character shown as several characters does not shift the spans)."""
+    rich_text = literal("")
+    position = 0
+    for start, end in sorted(spans):
+        if start < position:
+            start = position  # overlapping spans: highlight the rest only
+        rich_text.append_text(literal(text[position:start], keep_lines=True))
+        rich_text.append_text(literal(text[start:end], "bold black on yellow", keep_lines=True))
+        position = max(position, end)
+    rich_text.append_text(literal(text[position:], keep_lines=True))
     return rich_text
 
 
@@ -85,11 +100,13 @@ def _print_matches(document: Document, matches, by_id, header: str | None = None
         return
     for match in matches:
         rule = by_id[match.rule_id]
-        stdout.print(f"  [bold]{rule.id}[/bold] ({rule.severity}) {rule.display_name}")
+        heading = literal(f"  {rule.id}", "bold")
+        heading.append_text(literal(f" ({rule.severity}) {rule.display_name}"))
+        stdout.print(heading)
         for field_name in ("title", "summary", "content"):
             spans = [(t.start, t.end) for t in match.terms if t.field == field_name]
             if spans:
-                line = Text(f"    {field_name}: ")
+                line = literal(f"    {field_name}: ")
                 line.append_text(_highlighted(getattr(document, field_name), spans))
                 stdout.print(line)
 
@@ -101,29 +118,26 @@ def _match_json(match) -> dict:
 @app.command("test")
 def test_rules(
     ctx: typer.Context,
-    rules_files: Annotated[list[Path] | None, typer.Option("--rules", help="Rules file(s); default: the configured rules.", exists=True, dir_okay=False)] = None,
-    title: Annotated[str, typer.Option("--title", help="Title of an ad-hoc article.")] = "",
-    text: Annotated[str, typer.Option("--text", help="Summary text of an ad-hoc article.")] = "",
-    content: Annotated[str, typer.Option("--content", help="Body text of an ad-hoc article.")] = "",
-    feed: Annotated[str | None, typer.Option("--feed", help="Feed name, for rules limited to some feeds.")] = None,
-    article_id: Annotated[int | None, typer.Option("--article", help="Match a stored article instead.")] = None,
+    rules_files: Annotated[list[Path] | None, typer.Option("--rules", metavar="FILE", help="Rules file(s); default: the configured rules.", exists=True, dir_okay=False)] = None,
+    title: Annotated[str, typer.Option("--title", metavar="TEXT", help="Title of an ad-hoc article.")] = "",
+    text: Annotated[str, typer.Option("--text", metavar="TEXT", help="Summary text of an ad-hoc article.")] = "",
+    content: Annotated[str, typer.Option("--content", metavar="TEXT", help="Body text of an ad-hoc article.")] = "",
+    feed: Annotated[str | None, typer.Option("--feed", metavar="NAME", help="Feed name, for rules limited to some feeds.")] = None,
+    article_id: Annotated[int | None, typer.Option("--article", metavar="ID", help="Match a stored article instead.")] = None,
     stored: Annotated[bool, typer.Option("--stored", help="Match the stored archive (with --since).")] = False,
-    since: Annotated[str, typer.Option("--since", help='With --stored: how far back, e.g. "30d".')] = "30d",
+    since: Annotated[str, typer.Option("--since", metavar="DURATION", help='With --stored: how far back, e.g. "30d".')] = "30d",
     as_json: Annotated[bool, typer.Option("--json", help='Print {"matches": [{"rule", "terms"}, ...]}.')] = False,
 ) -> None:
     """Match one article (ad-hoc, --article ID, or --stored archive) and show the matched terms."""
+    from rules import Document
+
     ruleset, matcher = _load_matcher(ctx, _rule_files(ctx, rules_files))
     by_id = {rule.id: rule for rule in ruleset.rules}
     if stored:
         _test_stored(ctx, matcher, by_id, since, as_json)
         return
     if article_id is not None:
-        db = state(ctx).database()
-        article = get_article(db, article_id)
-        if article is None:
-            stderr.print(f"no stored article with id {article_id}")
-            raise typer.Exit(EXIT_PROBLEMS)
-        document = document_for(article)
+        document = _document_for(_stored_article(ctx, article_id))
     else:
         if not (title or text or content):
             raise typer.BadParameter("give --title/--text/--content, --article ID or --stored")
@@ -132,65 +146,87 @@ def test_rules(
     if as_json:
         print_json({"matches": [_match_json(m) for m in matches]})
         return
-    _print_matches(document, matches, by_id, f"{len(matches)} of {len(ruleset.rules)} rules matched")
+    _print_matches(document, matches, by_id, f"{len(matches)} of {plural(len(ruleset.rules), 'rule')} matched")
+
+
+def _stored_article(ctx: typer.Context, article_id: int) -> Article:
+    from storage.articles import get_article
+
+    article = get_article(state(ctx).database(), article_id)
+    if article is None:
+        stderr.print(f"no stored article with id {article_id} (`hits list` shows the article ids of hits)")
+        raise typer.Exit(EXIT_PROBLEMS)
+    return article
+
+
+def _document_for(article: Article) -> Document:
+    from monitor.pipeline import document_for
+
+    return document_for(article)
 
 
 def _test_stored(ctx: typer.Context, matcher, by_id, since: str, as_json: bool) -> None:
+    from rich.table import Table
+
+    from storage.articles import articles_since, count_articles_since
+
     db = state(ctx).database()
     moment = since_option(since)
     results = []
     with progress_bar(count_articles_since(db, moment), "matching stored articles") as advance:
         for batch in articles_since(db, moment):
             for article in batch:
-                for match in matcher.match(document_for(article)):
+                for match in matcher.match(_document_for(article)):
                     results.append((article, match))
             advance(len(batch))
     if as_json:
         print_json({"matches": [{**_match_json(m), "article_id": a.id, "url": a.url or a.link, "title": a.title}
                                 for a, m in results]})
         return
-    table = Table(title=f"{len(results)} matches in stored articles since {since}", title_justify="left")
+    table = Table(title=f"{plural(len(results), 'match', 'matches')} in stored articles since {since}", title_justify="left")
     for column in ("article", "rule", "title", "terms"):
         table.add_column(column, overflow="fold")
     for article, match in results:
-        table.add_row(str(article.id), match.rule_id, article.title, ", ".join(dict.fromkeys(t.text for t in match.terms)))
+        table.add_row(str(article.id), literal(match.rule_id), literal(article.title),
+                      literal(", ".join(dict.fromkeys(t.text for t in match.terms))))
     stdout.print(table)
 
 
 @app.command("explain")
 def explain(
     ctx: typer.Context,
-    rule_id: Annotated[str, typer.Argument(help="Rule id.")],
-    article_id: Annotated[int, typer.Option("--article", help="Stored article id (see hits list --json).")],
-    rules_files: Annotated[list[Path] | None, typer.Option("--rules", help="Rules file(s); default: the configured rules.", exists=True, dir_okay=False)] = None,
+    rule_id: Annotated[str, typer.Argument(metavar="RULE", help="Rule id.")],
+    article_id: Annotated[int, typer.Option("--article", metavar="ID", help="Stored article id (the article column of `hits list`).")],
+    rules_files: Annotated[list[Path] | None, typer.Option("--rules", metavar="FILE", help="Rules file(s); default: the configured rules.", exists=True, dir_okay=False)] = None,
 ) -> None:
     """Show which parts of RULE's query were true or false for one stored article."""
     ruleset, matcher = _load_matcher(ctx, _rule_files(ctx, rules_files))
     if rule_id not in matcher:
-        stderr.print(f"no rule {rule_id!r} in the loaded rules", markup=False)
-        raise typer.Exit(EXIT_PROBLEMS)
-    article = get_article(state(ctx).database(), article_id)
-    if article is None:
-        stderr.print(f"no stored article with id {article_id}")
-        raise typer.Exit(EXIT_PROBLEMS)
-    tree = matcher.explain(rule_id, document_for(article))
-    stdout.print(f"rule {rule_id} on article {article_id}: {article.title}", markup=False)
+        known = {rule.id for rule in ruleset.rules}
+        raise typer.BadParameter(f"no rule {rule_id!r} in the loaded rules{did_you_mean(rule_id, known)}",
+                                 param_hint="RULE")
+    article = _stored_article(ctx, article_id)
+    tree = matcher.explain(rule_id, _document_for(article))
+    stdout.print(literal(f"rule {rule_id} on article {article_id}: {article.title}"))
     for line in tree.render().splitlines():
         style = "green" if line.lstrip().startswith("yes") else "red" if line.lstrip().startswith("no") else "dim"
-        stdout.print(line, style=style, markup=False)
+        stdout.print(literal(line, style))
     stdout.print("fires" if tree.value else "does not fire", style="bold")
 
 
 @app.command("backtest")
 def backtest(
     ctx: typer.Context,
-    candidate: Annotated[Path, typer.Argument(help="Candidate rules file.", exists=True, dir_okay=False)],
-    since: Annotated[str, typer.Option("--since", help='How far back in the archive, e.g. "30d".')] = "30d",
-    labels: Annotated[Path | None, typer.Option("--labels", help="CSV: article URL, rule id, relevant (yes/no).", exists=True, dir_okay=False)] = None,
+    candidate: Annotated[Path, typer.Argument(metavar="FILE", help="Candidate rules file.", exists=True, dir_okay=False)],
+    since: Annotated[str, typer.Option("--since", metavar="DURATION", help='How far back in the archive, e.g. "30d".')] = "30d",
+    labels: Annotated[Path | None, typer.Option("--labels", metavar="CSV", help="CSV: article URL, rule id, relevant (yes/no).", exists=True, dir_okay=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-rule figures as JSON.")] = False,
 ) -> None:
     """Run a candidate rules file over the stored archive (live hits untouched): matches gained and lost."""
+    from rich.table import Table
+
     from monitor.backtest import backtest_rules, read_labels
+    from storage.articles import count_articles_since
 
     ruleset, matcher = _load_matcher(ctx, (candidate,))
     db = state(ctx).database()
@@ -201,11 +237,12 @@ def backtest(
     if as_json:
         print_json({"since": since, "articles": report.articles, "rules": [r.as_json() for r in report.rules]})
         return
-    table = Table(title=f"Backtest of {candidate} over {report.articles} articles since {since}", title_justify="left")
+    table = Table(title=literal(f"Backtest of {candidate} over {plural(report.articles, 'article')} since {since}"),
+                  title_justify="left")
     for column in ("rule", "matches", "live", "gained", "lost", "precision", "recall"):
         table.add_column(column, justify="left" if column == "rule" else "right")
     for row in report.rules:
-        table.add_row(row.rule_id, str(row.matches), str(row.live), f"+{row.gained}", f"-{row.lost}",
+        table.add_row(literal(row.rule_id), str(row.matches), str(row.live), f"+{row.gained}", f"-{row.lost}",
                       _ratio(row.precision), _ratio(row.recall))
     stdout.print(table)
 

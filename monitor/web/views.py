@@ -13,42 +13,10 @@ from dataclasses import dataclass
 
 from alerts.render import Segment, field_segments, field_text, match_reasons, safe_url, snippet
 from storage.console import StoryDetail, StoryNotification, StoryRule, StorySummary
-from monitor.jsonshapes import article_json, feed_json, iso
-from storage.types import Alert, Article, Feed, MatchedTerm
-
-
-def terms_json(terms: tuple[MatchedTerm, ...]) -> list[dict]:
-    return [{"term": t.term, "field": t.field, "start": t.start, "end": t.end, "text": t.text} for t in terms]
-
-
-def rule_json(rule: StoryRule) -> dict:
-    return {
-        "rule": rule.rule_id,
-        "rule_name": rule.rule_name,
-        "severity": rule.severity,
-        "article_id": rule.article_id,
-        "created_at": iso(rule.created_at),
-        "terms": terms_json(rule.terms),
-    }
-
-
-def story_json(story: StorySummary) -> dict:
-    lead = story.lead
-    return {
-        "story_id": story.story_id,
-        "severity": story.severity,
-        "rule": story.rules[0].rule_id,  # the highest-severity rule, as in the webhook's data.rule
-        "rules": [rule_json(rule) for rule in story.rules],
-        "url": lead.url or lead.link,
-        "title": lead.title,
-        "feed": lead.feed_name,
-        "published": iso(lead.published_at),
-        "article_id": lead.id,
-        "created_at": iso(story.first_hit_at),
-        "updated_at": iso(story.newest_hit_at),
-        "story_size": story.articles,
-        "outlets": list(story.outlets),
-    }
+from monitor.jsonshapes import (  # noqa: F401 (delivery_json, story_json: the API's names)
+    article_json, delivery_json, feed_json, iso, rule_json, story_json, terms_json,
+)
+from storage.types import Article, Feed, MatchedTerm
 
 
 def notification_json(notification: StoryNotification) -> dict:
@@ -72,29 +40,6 @@ def story_detail_json(detail: StoryDetail) -> dict:
         **story_json(detail.summary),
         "articles": [article_json(m.article, m.feeds) for m in detail.members],
         "notifications": [notification_json(n) for n in detail.notifications],
-    }
-
-
-def delivery_json(alert: Alert) -> dict:
-    """`alerts list --json` items."""
-    d = alert.delivery
-    return {
-        "id": d.id,
-        "channel": d.channel,
-        "rule": alert.hit.rule_id,
-        "rules": list(alert.rule_ids),  # every rule the notification carries (issue 14)
-        "update": d.is_update,
-        "severity": alert.hit.severity,
-        "url": alert.article.url or alert.article.link,
-        "title": alert.article.title,
-        "status": d.status,
-        "attempts": d.attempts,
-        "last_error": d.last_error,
-        "next_attempt_at": iso(d.next_attempt_at) if d.status in ("pending", "failed") else None,
-        "created_at": iso(d.created_at),
-        "sent_at": iso(d.sent_at),
-        "webhook_id": d.idempotency_key,
-        "story_id": alert.article.story_id,
     }
 
 

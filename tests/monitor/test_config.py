@@ -13,16 +13,26 @@ from monitor.exceptions import ConfigError
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1h30m", 5400), (" 5 m ", 300), (45, 45), ("1.5h", 5400)],
+    [("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1h30m", 5400), (" 5 m ", 300), ("1.5h", 5400)],
 )
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "15", "m", "15x", "-5m", "1h-", True, None, [1]])
+@pytest.mark.parametrize("text", ["", "15", "m", "15x", "-5m", "1h-", True, None, [1], 45, 1.5])
 def test_bad_durations_say_how_to_write_one(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_a_bare_number_in_the_config_is_refused_with_the_unit_to_write(tmp_path):
+    path = write(tmp_path, '[polling]\ninterval = 15\n[[feeds]]\nurl = "https://example.org/f.xml"\ninterval = "15"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert raised.value.problems == [
+        f'{path}: polling.interval: a bare number is not a duration: write "15m" (or "15s", "15h")',
+        f'{path}: feeds[0].interval: \'15\' has no unit: write "15m" (or "15s", "15h")',
+    ]
 
 
 def test_format_duration():

@@ -33,7 +33,7 @@ CLI_COMMANDS = [
     ("feeds", "list", "--json"),
     ("alerts", "list", "--json"),
     ("rules", "backtest", "{rules}", "--since", "1d", "--json"),
-    ("alerts", "mute", "no-such-rule", "--for", "1s"),
+    ("alerts", "mute", "antimony", "--for", "1s"),  # a configured rule: an unknown one is a usage error
 ]
 
 

@@ -4,7 +4,7 @@ a clear error or warning on that feed, and leaves the other feeds' polls untouch
 Each hostile body is polled in ONE `run_once` together with a good feed, whose result
 must be exactly what it is when polled alone: N new articles, M hits, M alerts.
 
-Inputs: every file of the shared corpus (/work/shared/corpus/feeds), and generated
+Inputs: every file of the feed corpus (tests/data/corpus), and generated
 ones: a billion-laughs entity bomb, deeply nested XML and JSON, a 50 MB body (with and
 without Content-Length; cut by the cap), invalid UTF-8, a 10,000-item feed, one guid on
 every item, dates in year 1 and 9999, truncated and random bodies (hypothesis), a body

@@ -369,11 +369,12 @@ def test_database_and_its_side_files_are_private_even_under_umask_000(tmp_path):
             assert daemon.stop() == 0
         finally:
             daemon.ensure_dead()
-    # A CLI command that creates the database (feeds list on a fresh path) makes it private too.
+    # A CLI command that creates the database (feeds add on a fresh path) makes it private too.
     other = tmp_path / "fresh"
     other.mkdir()
     (other / "cli.toml").write_text('[storage]\npath = "fresh.db"\n[[feeds]]\nurl = "http://127.0.0.1:9/f.xml"\n')
-    result = run_cli("--config", str(other / "cli.toml"), "feeds", "list", "--json", cwd=other, umask=0)
+    result = run_cli("--config", str(other / "cli.toml"), "feeds", "add", "--no-check", "http://127.0.0.1:9/g.xml",
+                     cwd=other, umask=0)
     assert result.returncode == 0, result.stderr
     assert _private(other / "fresh.db")
     assert os.stat(other / "fresh.db").st_size > 0

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rules import Document
-from tests.conftest import DATA, REPO
+from tests.conftest import DATA, SEED
 from tests.rules.pack_scores import labelled_scores, load_pack, print_report
 
-SEED = REPO.parent / "shared" / "seed" / "pakistan-us-critical-minerals-mou.txt"
 ENGLISH_SET = DATA / "rules_pack_labelled.yaml"
 
 
@@ -19,8 +18,6 @@ def test_pack_is_valid_and_every_example_passes():
     assert all(any(e.match for e in r.tests) and any(not e.match for e in r.tests) for r in ruleset.rules)
 
 def test_seed_story_fires_ussm_antimony_and_balochistan():
-    if not SEED.exists():
-        pytest.skip(f"seed story not found at {SEED}")
     text = SEED.read_text(encoding="utf-8")
     title, _, body = text.partition("\n")
     _, matcher = load_pack()

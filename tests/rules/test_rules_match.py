@@ -269,12 +269,9 @@ def test_explain_near() -> None:
 
 
 def test_seed_story() -> None:
-    from pathlib import Path
+    from tests.conftest import SEED
 
-    seed = Path(__file__).resolve().parents[3] / "shared" / "seed" / "pakistan-us-critical-minerals-mou.txt"
-    if not seed.exists():
-        pytest.skip("seed story not found")
-    text = seed.read_text(encoding="utf-8")
+    text = SEED.read_text(encoding="utf-8")
     rules = [
         Rule(id="deal", query='(@ussm OR "Frontier Works Organisation") AND Pakistan AND (antimony OR "rare earth*")'),
         Rule(id="ree", query="REE*"),
