@@ -235,9 +235,12 @@ def _collect(node: PlanNode, ctx: DocumentContext, out: list[tuple[TermRef, int,
             if child.test(ctx):
                 _collect(child, ctx, out)
     elif isinstance(node, Proximity):
+        # A hit close to several others is in several pairs: look its span up once.
+        hits: dict[tuple[int, int, int], TermRef] = {}
         for f, ra, a, rb, b in ctx.near_pairs(node):
-            out.append((ra, f, ctx.span_at(ra, f, a)))
-            out.append((rb, f, ctx.span_at(rb, f, b)))
+            hits[(id(ra), f, a)] = ra
+            hits[(id(rb), f, b)] = rb
+        out.extend((ref, f, ctx.span_at(ref, f, position)) for (_, f, position), ref in hits.items())
     elif isinstance(node, Scope):
         _collect(node.child, ctx, out)
     # NoneOf: terms under NOT never count as reasons

@@ -351,13 +351,14 @@ def _matcher(query: str):
     return compile_rules(ruleset.rules, ruleset.aliases)
 
 
-def _best_time(matcher, text: str, repeats: int = 3) -> float:
+def _best_time(matcher, text: str, repeats: int = 5) -> float:
+    # CPU time of this thread: other processes on a loaded CI machine do not count.
     document = Document(title="", summary=text, content="", feed=None)
     best = math.inf
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = time.thread_time()
         matcher.match(document)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.thread_time() - started)
     return best
 
 
