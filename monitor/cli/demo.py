@@ -2,7 +2,9 @@
 
 Serves the bundled sample feeds from 127.0.0.1, polls them once with the
 bundled rules pack into a temporary database, prints the alerts as the
-console channel sends them, then the stored hits.
+console channel sends them, then the stories with every rule that fired
+on each and the terms it matched (one row per story, as a watcher gets one
+notification per story).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from rich.table import Table
 
 from monitor.cli.context import stdout
 from monitor.cli.hits import matched_terms
+from monitor.cli.safe_text import literal
 from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig, bundled_rules_pack
 from monitor.cli.demo_server import FeedServer
-from storage import hits
+from storage.console import StoryFilter, story_page
 from storage.types import FeedSpec
 
 _CONTENT_TYPES = {".xml": "application/rss+xml", ".atom": "application/atom+xml", ".json": "application/feed+json"}
@@ -70,12 +73,12 @@ def run_demo(keep: Path | None = None) -> int:
                     summaries = await monitor.run_once(in_order=True)
                     stdout.print()
                     print_once_report(summaries, monitor)
-                    listings = hits.list_hits(monitor.db, limit=50)
+                    stories = story_page(monitor.db, StoryFilter(), limit=50).stories
                     second = await monitor.poll_all()
-                    return summaries, listings, second
+                    return summaries, stories, second
 
-            summaries, listings, second = asyncio.run(cycle())
-        _print_hits(listings)
+            summaries, stories, second = asyncio.run(cycle())
+        _print_stories(stories)
         not_modified = sum(1 for s in second if s.http_status == 304)
         stdout.print(f"\nSecond poll: {not_modified}/{len(second)} feeds answered 304 Not Modified, "
                      f"{sum(s.new_articles for s in second)} new articles (nothing stored twice).")
@@ -89,11 +92,20 @@ def run_demo(keep: Path | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _print_hits(listings) -> None:
-    table = Table(title="Stored hits: why each alert fired", title_justify="left")
-    for column in ("severity", "rule", "title", "matched terms", "feed"):
-        table.add_column(column, overflow="fold")
-    for row in listings:
-        terms = matched_terms(row.hit.terms)
-        table.add_row(row.hit.severity, row.hit.rule_id, row.article.title, terms, row.article.feed_name)
+def _print_stories(stories) -> None:
+    table = Table(title="Stories: why each alert fired", title_justify="left")
+    for column in ("story", "severity", "title", "rules", "matched terms", "outlets"):
+        table.add_column(column, overflow="fold", justify="right" if column == "story" else "left")
+    for story in stories:
+        rules = ", ".join(rule.rule_id for rule in story.rules)
+        table.add_row(str(story.story_id), story.severity, literal(story.lead.title), rules, literal(matched_terms(_in_reading_order(story))),
+                      literal(", ".join(story.outlets)))
     stdout.print(table)
+    stdout.print("Each rule's own terms: minerals-monitor stories show ID (keep the database with --keep PATH).")
+
+
+def _in_reading_order(story) -> list:
+    """Every rule's matched terms, title first, then as they appear in the text."""
+    field_order = {"title": 0}
+    terms = [term for rule in story.rules for term in rule.terms]
+    return sorted(terms, key=lambda term: (field_order.get(term.field, 1), term.field, term.start))

@@ -117,9 +117,15 @@ def test_demo_runs_offline_and_shows_hits(demo_archive):
     out = (demo_archive / "demo-output.txt").read_text()
     assert "ussm" in out and "antimony" in out and "balochistan" in out
     assert re.search(r"Second poll: (\d+)/\1 feeds answered 304", out)
-    # "why each alert fired": a row's terms are never cut silently; balochistan's names Balochistan
-    rows = [row for row in table_rows(out, "Stored hits") if row[1] == "balochistan"]
-    assert rows and all("Balochistan" in row[3] for row in rows), rows
+    # one alert line and one "why" row per story, every rule named, a cut terms list says so
+    alerts = [line for line in out.splitlines() if line.startswith("[") and " rule" in line]
+    rows = table_rows(out, "Stories: why each alert fired")
+    assert len(rows) == len(alerts) == 5, (alerts, rows)
+    seed = next(row for row in rows if "$500m critical minerals MoU" in row[2])
+    assert {"ussm", "fwo_minerals", "antimony", "balochistan"} <= {r.strip() for r in seed[3].split(",")}, seed
+    assert re.search(r"\+\d+ more$", seed[4]), seed
+    barrick = next(row for row in rows if "Barrick" in row[2])
+    assert "Balochistan" in barrick[4] and "more" not in barrick[4], barrick
 
 
 def table_rows(output: str, title: str) -> list[list[str]]:
