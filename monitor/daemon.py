@@ -283,14 +283,13 @@ class Monitor:
         starts = schedule.first_runs(active, self.now(), spread_seconds=min(30.0, len(active) * 0.01))
         for feed in active:
             schedule.add_feed_job(scheduler, feed, self.config.polling, poll_job, starts[feed.id])
-        scheduler.add_job(self._reload_rules, "interval", seconds=RULES_RELOAD_SECONDS, id="rules-reload",
-                          max_instances=1, coalesce=True)
-        scheduler.add_job(self._prune_story_bands, "interval", hours=1, id="stories-prune", max_instances=1, coalesce=True)
-        scheduler.add_job(self._index_for_search, "interval", seconds=FTS_INDEX_SECONDS, id="fts-index",
-                          max_instances=1, coalesce=True)
+        schedule.add_upkeep_job(scheduler, "rules-reload", self._reload_rules, schedule.every(RULES_RELOAD_SECONDS))
+        schedule.add_upkeep_job(scheduler, "stories-prune", self._prune_story_bands, schedule.every(3600))
+        schedule.add_upkeep_job(scheduler, "fts-index", self._index_for_search, schedule.every(FTS_INDEX_SECONDS))
         for digest in sorted(self.digest_schedules()):
-            scheduler.add_job(self.dispatcher.send_digest, schedule.digest_trigger(digest, self.config.alerts.daily_digest_hour),
-                              args=[digest, f"{digest} digest"], id=f"digest-{digest}", max_instances=1, coalesce=True)
+            schedule.add_upkeep_job(scheduler, f"digest-{digest}", self.dispatcher.send_digest,
+                                    schedule.digest_trigger(digest, self.config.alerts.daily_digest_hour),
+                                    args=(digest, f"{digest} digest"))
         self._stopping = stop
         scheduler.start()
         dispatching = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
