@@ -23,7 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import PollingConfig
-from monitor.decide import base_interval
+from monitor.decide import base_interval, due_at
 from storage.types import Feed
 
 
@@ -57,8 +57,15 @@ def _pause(scheduler: AsyncIOScheduler, job: str) -> None:
 
 def _resume_if_paused(scheduler: AsyncIOScheduler, job: str) -> None:
     found = scheduler.get_job(job)
-    if found is not None and found.next_run_time is None:
-        scheduler.resume_job(job)
+    if found is None or found.next_run_time is not None:
+        return
+    now = datetime.now(UTC)
+    if isinstance(found.trigger, IntervalTrigger):
+        # An interval after this run, not the trigger's grid from its start date: that grid is
+        # in the wall clock of the start, an hour ahead after the clock stepped back an hour.
+        scheduler.modify_job(job, next_run_time=now + found.trigger.interval)
+    else:
+        scheduler.modify_job(job, next_run_time=found.trigger.get_next_fire_time(None, now))
 
 
 def add_feed_job(
@@ -98,13 +105,15 @@ def move_next_run(scheduler: AsyncIOScheduler, feed_id: int, next_poll_at: datet
         pass  # the feed was removed while it was polling
 
 
-def first_runs(feeds: list[Feed], now: datetime, spread_seconds: float) -> dict[int, datetime]:
-    """Start times for the first polls: due feeds now, spread a little so hosts are not hit at once."""
+def first_runs(feeds: list[Feed], polling: PollingConfig, now: datetime, spread_seconds: float) -> dict[int, datetime]:
+    """Start times for the first polls: due feeds now, spread a little so hosts are not hit at once;
+    the others when they are due (`decide.due_at`: a time stored by a clock that was ahead is not waited for)."""
     starts = {}
     count = max(1, len(feeds))
     for index, feed in enumerate(feeds):
-        if feed.next_poll_at and feed.next_poll_at > now:
-            starts[feed.id] = feed.next_poll_at
+        due = due_at(feed, polling, now)
+        if due is not None and due > now:
+            starts[feed.id] = due
         else:
             starts[feed.id] = now + timedelta(seconds=spread_seconds * index / count)
     return starts
@@ -121,3 +130,33 @@ def digest_trigger(schedule: str, daily_hour: int) -> CronTrigger:
     if schedule == "daily":
         return CronTrigger(hour=daily_hour, minute=0, timezone=UTC)
     return CronTrigger.from_crontab(schedule, timezone=UTC)
+
+
+class WallClockSteps:
+    """How far the wall clock jumped between two looks, against the monotonic clock (an NTP
+    step, a VM resumed, `date -s`). A drift below `tolerance` between looks is no step."""
+
+    def __init__(self, tolerance: float = 2.0):
+        self.tolerance = tolerance
+        self._offset: float | None = None
+
+    def step(self, wall: float, monotonic: float) -> float:
+        """Seconds the wall clock jumped since the last look (negative: back), 0.0 for none."""
+        offset = wall - monotonic
+        previous, self._offset = self._offset, offset
+        if previous is None or abs(offset - previous) < self.tolerance:
+            return 0.0
+        return offset - previous
+
+
+def follow_clock_step_back(scheduler: AsyncIOScheduler, step: float) -> int:
+    """The wall clock stepped back `step` (< 0) seconds: every waiting interval job's next run
+    moves back as much, since it was planned by the clock before the step (an hour back: no
+    poll for an hour). Returns how many moved. A step forward needs nothing: the jobs are due
+    at once and coalesce into one run each. Cron jobs (digests) keep their wall-clock times."""
+    moved = 0
+    for job in scheduler.get_jobs():
+        if isinstance(job.trigger, IntervalTrigger) and job.next_run_time is not None:
+            scheduler.modify_job(job.id, next_run_time=job.next_run_time + timedelta(seconds=step))
+            moved += 1
+    return moved
