@@ -8,9 +8,10 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TextIO, TypeVar
 
@@ -30,7 +31,7 @@ from monitor.fetch.pool import FetchPool
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
 from monitor.writer import Unstored, WriteThread
-from storage import RunLock, articles, feeds, open_database, transaction
+from storage import RunLock, articles, feed_moves, feeds, open_database, transaction
 from storage import stories as storage_stories
 from storage import titles as storage_titles
 from storage.checkpoint import BackgroundCheckpointer, disable_auto_checkpoint
@@ -170,6 +171,10 @@ class Monitor:
         floor = self.config.polling.min_interval
         with transaction(self.db):
             for spec in self.config.feeds:
+                moved = feed_moves.moved_to(self.db, spec.url)
+                if moved is not None:  # polled at its new URL; `feeds list` says the config lists the old one
+                    log.info("config feed %s moved permanently to %s; polling that", spec.url, moved)
+                    spec = replace(spec, url=moved)
                 if spec.interval_seconds is not None and spec.interval_seconds < floor:
                     log.warning("feed %s: interval %ss is below [polling] min_interval; raised to %ss",
                                 spec.url, spec.interval_seconds, int(floor))
@@ -282,7 +287,13 @@ class Monitor:
                 # which stores it whole before the database closes.
                 log.debug("poll of feed %s cancelled by shutdown", feed_id)
                 return
-            feed = feeds.get_feed(self.db, feed_id)
+            try:
+                feed = feeds.get_feed(self.db, feed_id)
+            except KeyError:  # it moved to a URL that was already a feed, and was merged into it
+                self._follow_merge(scheduler, feed_id, summary.url, poll_job)
+                if on_poll is not None:
+                    on_poll(summary, None)
+                return
             next_poll_at = due_at(feed, self.config.polling, self.now())
             if next_poll_at is None or next_poll_at <= self.now():  # the poll stored nothing (disk full, ...)
                 next_poll_at = self.now() + timedelta(seconds=base_interval(feed, self.config.polling))
@@ -322,6 +333,15 @@ class Monitor:
             await asyncio.gather(watching, return_exceptions=True)
         if self.database_gone is not None:
             raise self.database_gone
+
+    def _follow_merge(self, scheduler: AsyncIOScheduler, feed_id: int, old_url: str,
+                      poll_job: Callable[[int], Awaitable[None]]) -> None:
+        """The merged feed's job goes; the feed it went into is polled (a removed one comes back)."""
+        schedule.remove_feed_job(scheduler, feed_id)
+        new_url = feed_moves.moved_to(self.db, old_url)
+        target = feeds.feed_by_url(self.db, new_url) if new_url else None
+        if target is not None and not schedule.has_feed_job(scheduler, target.id):
+            schedule.add_feed_job(scheduler, target, self.config.polling, poll_job, self.now())
 
     async def _watch(self, stop: asyncio.Event, scheduler: AsyncIOScheduler) -> None:
         """Every WATCH_SECONDS, on the monotonic clock (a job of the scheduler would wait on the

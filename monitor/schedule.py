@@ -95,6 +95,17 @@ def add_upkeep_job(scheduler: AsyncIOScheduler, job: str, work: Callable[..., Aw
     scheduler.add_job(run_alone(scheduler, job, work), trigger, args=list(args), id=job, coalesce=True)
 
 
+def remove_feed_job(scheduler: AsyncIOScheduler, feed_id: int) -> None:
+    try:
+        scheduler.remove_job(job_id(feed_id))
+    except JobLookupError:
+        pass
+
+
+def has_feed_job(scheduler: AsyncIOScheduler, feed_id: int) -> bool:
+    return scheduler.get_job(job_id(feed_id)) is not None
+
+
 def move_next_run(scheduler: AsyncIOScheduler, feed_id: int, next_poll_at: datetime | None) -> None:
     """Apply a poll's decided next time (backoff, Retry-After) to the feed's job."""
     if next_poll_at is None:
