@@ -1,14 +1,14 @@
-"""The APScheduler 3 side: one interval job per feed, rescheduled after each poll.
+"""The APScheduler 3 side: one job per feed, rescheduled after each poll.
 
-Each job has its interval and jitter and coalesce=True (missed runs collapse into one).
-After a poll, the job's next run moves to the feed's decided next_poll_at, so
-backoff and Retry-After take effect without a second timing mechanism.
+After a poll, the job's next run moves to the feed's decided next_poll_at (interval,
+jitter, backoff, Retry-After), so there is no second timing mechanism.
 
-Every job runs alone (`run_alone`): it takes its own next run away while it runs and
-gets it back when it ends. max_instances=1 alone let the trigger fire during a poll
-slower than its interval, and APScheduler logged a warning per tick ("maximum number of
-running instances reached": 3,730 in a 200-feed load run); now there is no tick to skip,
-and a slow poll is followed by the next one an interval after it ends.
+Every job but the digests runs alone (`run_alone`, `AfterEachRun`): once fired it has no
+next tick until its run ends and sets one. With an interval trigger and max_instances=1 the
+trigger kept firing during a poll slower than its interval, and APScheduler logged a
+warning per tick ("maximum number of running instances reached": 3,730 in a 200-feed load
+run); now no tick comes due during a run, and a slow poll is followed by the next one an
+interval after it ends.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import PollingConfig
 from monitor.decide import base_interval, due_at
@@ -31,41 +31,62 @@ def job_id(feed_id: int) -> str:
     return f"feed-{feed_id}"
 
 
-def run_alone(scheduler: AsyncIOScheduler, job: str, work: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[None]]:
-    """`work` as a job that holds no next run while it runs (see the module docstring).
+HOLD = timedelta(days=1)  # how long a fired job waits for its run to set its next time
+# A run that sets its next run to "now" (a poll whose store took its whole interval) is due
+# again before APScheduler counts it as ended (the wake-up runs before the task's done
+# callback): with max_instances=1 that was the warning, and the poll was skipped (11 in a
+# 100-feed bench run after the trigger no longer fired during runs). Two runs' work never overlaps: a job is held from its start until its run sets the next time, at the end.
+MAX_INSTANCES = 2
 
-    When it ends, a job that `work` rescheduled itself (a poll's next_poll_at) keeps that
-    time; any other gets its trigger's next time after now."""
+
+class AfterEachRun(BaseTrigger):
+    """The trigger of a job that runs alone: once fired, the job is held (HOLD) until its run
+    ends and sets the next time (`run_alone`), so APScheduler never finds it due while it runs.
+    Held from the moment APScheduler starts the run, not from the run's first step, and without
+    a pause and resume (two more wake-ups of the scheduler per poll)."""
+
+    def __init__(self, seconds: float):
+        self.interval = timedelta(seconds=seconds)
+        self.running = False  # set by run_alone: a clock step does not move a held job
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        if previous_fire_time is None:
+            return now + self.interval
+        return max(previous_fire_time, now) + HOLD
+
+    def __str__(self) -> str:
+        return f"after each run ({self.interval})"
+
+
+def every(seconds: float) -> AfterEachRun:
+    return AfterEachRun(seconds)
+
+
+def run_alone(scheduler: AsyncIOScheduler, job: str, work: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[None]]:
+    """`work` as a job with an AfterEachRun trigger (see the module docstring). When it ends, a
+    job that `work` rescheduled itself (a poll's next_poll_at) keeps that time; any other runs
+    again an interval after this run ended."""
 
     @functools.wraps(work)
     async def alone(*args: object) -> None:
-        _pause(scheduler, job)
+        found = scheduler.get_job(job)
+        held = found.next_run_time if found is not None else None
+        if found is not None:
+            found.trigger.running = True
         try:
             await work(*args)
         finally:
-            _resume_if_paused(scheduler, job)
+            if found is not None:
+                found.trigger.running = False
+                _next_run_unless_set(scheduler, job, held)
 
     return alone
 
 
-def _pause(scheduler: AsyncIOScheduler, job: str) -> None:
-    try:
-        scheduler.pause_job(job)
-    except JobLookupError:
-        pass  # removed meanwhile
-
-
-def _resume_if_paused(scheduler: AsyncIOScheduler, job: str) -> None:
+def _next_run_unless_set(scheduler: AsyncIOScheduler, job: str, held: datetime | None) -> None:
     found = scheduler.get_job(job)
-    if found is None or found.next_run_time is not None:
-        return
-    now = datetime.now(UTC)
-    if isinstance(found.trigger, IntervalTrigger):
-        # An interval after this run, not the trigger's grid from its start date: that grid is
-        # in the wall clock of the start, an hour ahead after the clock stepped back an hour.
-        scheduler.modify_job(job, next_run_time=now + found.trigger.interval)
-    else:
-        scheduler.modify_job(job, next_run_time=found.trigger.get_next_fire_time(None, now))
+    if found is not None and found.next_run_time == held:
+        scheduler.modify_job(job, next_run_time=datetime.now(UTC) + found.trigger.interval)
 
 
 def add_feed_job(
@@ -78,21 +99,25 @@ def add_feed_job(
     interval = base_interval(feed, polling)
     scheduler.add_job(
         run_alone(scheduler, job_id(feed.id), poll),
-        IntervalTrigger(seconds=interval, jitter=int(interval * polling.jitter) or None, timezone=UTC),
+        AfterEachRun(interval),  # the poll's decided next_poll_at (jittered by decide.py) is its next run
         args=[feed.id],
         id=job_id(feed.id),
         name=feed.name,
         coalesce=True,
-        misfire_grace_time=int(interval),
+        max_instances=MAX_INSTANCES,
+        misfire_grace_time=None,  # late is better than skipped: a skipped run would be held a day
         next_run_time=first_run,
         replace_existing=True,
     )
 
 
-def add_upkeep_job(scheduler: AsyncIOScheduler, job: str, work: Callable[..., Awaitable[object]], trigger: object,
-                   args: tuple = ()) -> None:
-    """A job of the daemon's own (rules reload, indexing, digests) that runs alone."""
-    scheduler.add_job(run_alone(scheduler, job, work), trigger, args=list(args), id=job, coalesce=True)
+def add_upkeep_job(scheduler: AsyncIOScheduler, job: str, work: Callable[..., Awaitable[object]],
+                   trigger: AfterEachRun | CronTrigger, args: tuple = ()) -> None:
+    """A job of the daemon's own: rules reload and indexing every `every(seconds)`, each run
+    alone; digests on their cron schedule (one an hour at most: they never overlap)."""
+    alone = isinstance(trigger, AfterEachRun)
+    scheduler.add_job(run_alone(scheduler, job, work) if alone else work, trigger, args=list(args), id=job,
+                      coalesce=True, max_instances=MAX_INSTANCES if alone else 1, misfire_grace_time=None)
 
 
 def remove_feed_job(scheduler: AsyncIOScheduler, feed_id: int) -> None:
@@ -130,10 +155,6 @@ def first_runs(feeds: list[Feed], polling: PollingConfig, now: datetime, spread_
     return starts
 
 
-def every(seconds: float) -> IntervalTrigger:
-    return IntervalTrigger(seconds=seconds, timezone=UTC)
-
-
 def digest_trigger(schedule: str, daily_hour: int) -> CronTrigger:
     """"hourly" -> on the hour; "daily" -> daily_hour:00 UTC; else a 5-field crontab."""
     if schedule == "hourly":
@@ -161,13 +182,15 @@ class WallClockSteps:
 
 
 def follow_clock_step_back(scheduler: AsyncIOScheduler, step: float) -> int:
-    """The wall clock stepped back `step` (< 0) seconds: every waiting interval job's next run
-    moves back as much, since it was planned by the clock before the step (an hour back: no
-    poll for an hour). Returns how many moved. A step forward needs nothing: the jobs are due
-    at once and coalesce into one run each. Cron jobs (digests) keep their wall-clock times."""
+    """The wall clock stepped back `step` (< 0) seconds: every waiting job's next run moves back
+    as much, since it was planned by the clock before the step (an hour back: no poll for an
+    hour). A running one sets its next run by the new clock when it ends. Returns how many
+    moved. A step forward needs nothing: the jobs are due at once and coalesce into one run
+    each. Cron jobs (digests) keep their wall-clock times."""
     moved = 0
     for job in scheduler.get_jobs():
-        if isinstance(job.trigger, IntervalTrigger) and job.next_run_time is not None:
+        trigger = job.trigger
+        if isinstance(trigger, AfterEachRun) and not trigger.running and job.next_run_time is not None:
             scheduler.modify_job(job.id, next_run_time=job.next_run_time + timedelta(seconds=step))
             moved += 1
     return moved

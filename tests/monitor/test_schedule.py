@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -31,6 +32,32 @@ def test_a_job_slower_than_its_interval_runs_again_after_it_ends_without_a_warni
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert len(runs) >= 3  # 0.1 s wait + 0.5 s run, again and again
     assert all(later - earlier >= 0.55 for earlier, later in zip(runs, runs[1:]))  # never overlapped
+
+
+def test_a_run_that_sets_its_next_run_to_now_runs_again_without_a_warning(caplog):
+    """A poll whose store took its whole interval sets a next run that is due at once. APScheduler
+    looks for due jobs (woken by that change) before it counts the run as ended: with
+    max_instances=1 that was a warning, and the poll was skipped."""
+    runs: list[float] = []
+    scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def poll() -> None:
+        runs.append(time.monotonic())
+        schedule.move_next_run(scheduler, 1, datetime.now(UTC) + timedelta(microseconds=100))
+
+    async def main() -> None:
+        schedule.add_upkeep_job(scheduler, schedule.job_id(1), poll, schedule.every(60))
+        schedule.move_next_run(scheduler, 1, datetime.now(UTC))
+        scheduler.start()
+        await asyncio.sleep(0.5)
+        scheduler.remove_job(schedule.job_id(1))
+        await asyncio.sleep(0.05)  # the run already started ends (shutdown would cancel it: an ERROR)
+        scheduler.shutdown(wait=False)
+
+    with caplog.at_level(logging.DEBUG, logger="apscheduler"):
+        asyncio.run(main())
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text[-2000:]
+    assert len(runs) >= 20
 
 
 def test_a_wall_clock_step_is_told_apart_from_drift():
