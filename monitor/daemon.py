@@ -8,9 +8,10 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TextIO, TypeVar
 
@@ -23,18 +24,19 @@ from alerts.retry import RetryPolicy
 from monitor import schedule
 from monitor.channels import build_channels
 from monitor.config import Config
-from monitor.decide import base_interval
+from monitor.decide import base_interval, due_at
 from monitor.fetch.fetcher import Fetcher, user_agent
 from monitor.faults import FaultLog
 from monitor.fetch.pool import FetchPool
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
 from monitor.writer import Unstored, WriteThread
-from storage import RunLock, articles, feeds, open_database, transaction
+from storage import RunLock, articles, feed_moves, feeds, open_database, transaction
 from storage import stories as storage_stories
 from storage import titles as storage_titles
 from storage.checkpoint import BackgroundCheckpointer, disable_auto_checkpoint
-from storage.exceptions import DatabaseUnavailableError
+from storage.exceptions import DatabaseFileGoneError, DatabaseUnavailableError
+from storage.filewatch import DatabaseFileWatch, drop_side_files
 
 log = logging.getLogger("minerals_monitor")
 
@@ -45,6 +47,7 @@ OnScheduledPoll = Callable[[PollSummary, "datetime | None"], None]
 RULES_RELOAD_SECONDS = 5
 FTS_INDEX_SECONDS = 10
 RECORD_RETRY_SECONDS = (1.0, 30.0)  # first and longest wait before writing a dispatcher record again
+WATCH_SECONDS = 2.0  # how often the running daemon looks at its database file and at the wall clock
 
 
 def worker_count() -> int:
@@ -87,6 +90,8 @@ class Monitor:
         self.faults = FaultLog(log)
         self._stopping: asyncio.Event | None = None  # set by run_forever's stop
         self.unstored = Unstored()  # what the last stop left unwritten (a database locked by another process)
+        self.database_watch: DatabaseFileWatch | None = None
+        self.database_gone: DatabaseFileGoneError | None = None  # why run_forever stopped by itself
 
     async def __aenter__(self) -> Monitor:
         try:
@@ -101,8 +106,12 @@ class Monitor:
         self.rules = RulesHolder(config.rules_files, known_channels=set(config.channels))
         if self.take_lock:
             self._stack.enter_context(RunLock(config.storage_path))
+        # Runs after every connection is closed (callbacks run in reverse), still under the run lock.
+        self._stack.callback(self._drop_side_files_if_gone)
         self.db = open_database(config.storage_path)
         self._stack.callback(self.db.close)
+        if str(config.storage_path) != ":memory:":
+            self.database_watch = DatabaseFileWatch(config.storage_path)
         disable_auto_checkpoint(self.db)  # checkpoints run in a thread, not in a commit on the loop
         self._stack.enter_context(BackgroundCheckpointer(config.storage_path))
         self.sync_feeds()
@@ -153,11 +162,19 @@ class Monitor:
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
 
+    def _drop_side_files_if_gone(self) -> None:
+        if self.database_gone is not None:
+            drop_side_files(self.config.storage_path)
+
     def sync_feeds(self) -> None:
         """Config feeds go into the database; feeds added with `feeds add` stay too."""
         floor = self.config.polling.min_interval
         with transaction(self.db):
             for spec in self.config.feeds:
+                moved = feed_moves.moved_to(self.db, spec.url)
+                if moved is not None:  # polled at its new URL; `feeds list` says the config lists the old one
+                    log.info("config feed %s moved permanently to %s; polling that", spec.url, moved)
+                    spec = replace(spec, url=moved)
                 if spec.interval_seconds is not None and spec.interval_seconds < floor:
                     log.warning("feed %s: interval %ss is below [polling] min_interval; raised to %ss",
                                 spec.url, spec.interval_seconds, int(floor))
@@ -257,7 +274,9 @@ class Monitor:
 
     async def run_forever(self, stop: asyncio.Event, on_poll: OnScheduledPoll | None = None) -> None:
         """Poll on schedule and deliver until `stop` is set; then stop cleanly.
-        `on_poll(summary, next_poll_at)` replaces the per-feed warning log (the CLI's console)."""
+        `on_poll(summary, next_poll_at)` replaces the per-feed warning log (the CLI's console).
+        Raises DatabaseFileGoneError, after stopping, when the database file was deleted or
+        replaced meanwhile."""
         scheduler = self.scheduler = AsyncIOScheduler(timezone=UTC)
 
         async def poll_job(feed_id: int) -> None:
@@ -268,8 +287,14 @@ class Monitor:
                 # which stores it whole before the database closes.
                 log.debug("poll of feed %s cancelled by shutdown", feed_id)
                 return
-            feed = feeds.get_feed(self.db, feed_id)
-            next_poll_at = feed.next_poll_at
+            try:
+                feed = feeds.get_feed(self.db, feed_id)
+            except KeyError:  # it moved to a URL that was already a feed, and was merged into it
+                self._follow_merge(scheduler, feed_id, summary.url, poll_job)
+                if on_poll is not None:
+                    on_poll(summary, None)
+                return
+            next_poll_at = due_at(feed, self.config.polling, self.now())
             if next_poll_at is None or next_poll_at <= self.now():  # the poll stored nothing (disk full, ...)
                 next_poll_at = self.now() + timedelta(seconds=base_interval(feed, self.config.polling))
             schedule.move_next_run(scheduler, feed_id, next_poll_at)
@@ -280,20 +305,20 @@ class Monitor:
                 log.warning("feed %s (%s): %s", summary.feed_name, summary.url, summary.error)
 
         active = feeds.active_feeds(self.db)
-        starts = schedule.first_runs(active, self.now(), spread_seconds=min(30.0, len(active) * 0.01))
+        starts = schedule.first_runs(active, self.config.polling, self.now(), spread_seconds=min(30.0, len(active) * 0.01))
         for feed in active:
             schedule.add_feed_job(scheduler, feed, self.config.polling, poll_job, starts[feed.id])
-        scheduler.add_job(self._reload_rules, "interval", seconds=RULES_RELOAD_SECONDS, id="rules-reload",
-                          max_instances=1, coalesce=True)
-        scheduler.add_job(self._prune_story_bands, "interval", hours=1, id="stories-prune", max_instances=1, coalesce=True)
-        scheduler.add_job(self._index_for_search, "interval", seconds=FTS_INDEX_SECONDS, id="fts-index",
-                          max_instances=1, coalesce=True)
+        schedule.add_upkeep_job(scheduler, "rules-reload", self._reload_rules, schedule.every(RULES_RELOAD_SECONDS))
+        schedule.add_upkeep_job(scheduler, "stories-prune", self._prune_story_bands, schedule.every(3600))
+        schedule.add_upkeep_job(scheduler, "fts-index", self._index_for_search, schedule.every(FTS_INDEX_SECONDS))
         for digest in sorted(self.digest_schedules()):
-            scheduler.add_job(self.dispatcher.send_digest, schedule.digest_trigger(digest, self.config.alerts.daily_digest_hour),
-                              args=[digest, f"{digest} digest"], id=f"digest-{digest}", max_instances=1, coalesce=True)
+            schedule.add_upkeep_job(scheduler, f"digest-{digest}", self.dispatcher.send_digest,
+                                    schedule.digest_trigger(digest, self.config.alerts.daily_digest_hour),
+                                    args=(digest, f"{digest} digest"))
         self._stopping = stop
         scheduler.start()
         dispatching = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        watching = asyncio.create_task(self._watch(stop, scheduler), name="watch")
         log.info("monitoring %d feeds with %d rules", len(active), len(self.rules.current.ruleset.rules))
         try:
             await stop.wait()
@@ -304,6 +329,38 @@ class Monitor:
             await self._stop_dispatcher(dispatching)
             if self.writer is not None:  # what was handed over is stored, unless the database takes no writes
                 self.unstored = await asyncio.to_thread(self.writer.close)  # told by stop_message()
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+        if self.database_gone is not None:
+            raise self.database_gone
+
+    def _follow_merge(self, scheduler: AsyncIOScheduler, feed_id: int, old_url: str,
+                      poll_job: Callable[[int], Awaitable[None]]) -> None:
+        """The merged feed's job goes; the feed it went into is polled (a removed one comes back)."""
+        schedule.remove_feed_job(scheduler, feed_id)
+        new_url = feed_moves.moved_to(self.db, old_url)
+        target = feeds.feed_by_url(self.db, new_url) if new_url else None
+        if target is not None and not schedule.has_feed_job(scheduler, target.id):
+            schedule.add_feed_job(scheduler, target, self.config.polling, poll_job, self.now())
+
+    async def _watch(self, stop: asyncio.Event, scheduler: AsyncIOScheduler) -> None:
+        """Every WATCH_SECONDS, on the monotonic clock (a job of the scheduler would wait on the
+        wall clock it watches): stop when the database file is gone; follow the wall clock back."""
+        steps = schedule.WallClockSteps()
+        steps.step(time.time(), time.monotonic())
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), WATCH_SECONDS)
+            except TimeoutError:
+                pass
+            gone = self.database_watch.gone() if self.database_watch is not None else None
+            if gone is not None and not stop.is_set():
+                self.database_gone = gone
+                stop.set()
+            step = steps.step(time.time(), time.monotonic())
+            if step < 0 and not stop.is_set():
+                moved = schedule.follow_clock_step_back(scheduler, step)
+                log.warning("the wall clock stepped back %.0f s; %d scheduled job(s) moved back with it", -step, moved)
 
     async def _stop_dispatcher(self, dispatching: asyncio.Task) -> None:
         """Wait for the dispatcher's in-flight send and its record; when the write thread is

@@ -57,6 +57,23 @@ def backoff_seconds(interval: float, failures: int) -> float:
     return min(interval * (2 ** max(0, failures - 1)), MAX_BACKOFF_SECONDS) if failures else interval
 
 
+def due_at(feed: Feed, polling: PollingConfig, now: datetime) -> datetime | None:
+    """When the feed's stored next poll is due by this clock (None: never polled, due now).
+
+    `next_poll_at` was written as the poll's time plus the delay chosen for it (interval,
+    backoff, Retry-After, Cache-Control). A poll recorded after `now` means the wall clock
+    has stepped back since: waiting for the stored time would stop polling for as long as
+    the step (an hour: no request in 40 s, and none after a restart either), so the same
+    delay counts from now instead. And no stored time is further ahead than the longest
+    delay poll_record ever chooses (a year ahead is a clock that was wrong, not a plan)."""
+    if feed.next_poll_at is None:
+        return None
+    due = feed.next_poll_at
+    if feed.last_polled_at is not None and feed.last_polled_at > now:
+        due = now + (feed.next_poll_at - feed.last_polled_at)
+    return min(due, now + timedelta(seconds=MAX_BACKOFF_SECONDS * (1 + polling.jitter)))
+
+
 def poll_record(
     feed: Feed,
     fetch: FetchResult,

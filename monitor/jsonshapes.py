@@ -5,6 +5,7 @@ Scripts rely on these names (README, "JSON contracts"): extend, never rename.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -19,8 +20,8 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
-def feed_json(feed: Feed) -> dict:
-    """`feeds list --json` and /api/feeds items."""
+def feed_json(feed: Feed, config_urls: Collection[str] = ()) -> dict:
+    """`feeds list --json` and /api/feeds items; `config_urls`: the feeds the config lists."""
     return {
         "id": feed.id,
         "name": feed.name,
@@ -38,7 +39,14 @@ def feed_json(feed: Feed) -> dict:
         "new_per_day": feed.new_per_day,  # null until the feed has a day of history
         "etag": feed.etag,
         "last_modified": feed.last_modified,
+        "moved_from": list(feed.moved_from),  # URLs that answered a permanent redirect to this one
+        "config_urls_moved_here": config_urls_moved_here(feed, config_urls),  # update the config: use `url`
     }
+
+
+def config_urls_moved_here(feed: Feed, config_urls: Collection[str]) -> list[str]:
+    """The config still lists these old URLs of the feed (polled at its new URL instead)."""
+    return [url for url in feed.moved_from if url in config_urls]
 
 
 def article_json(article: Article, feeds: tuple[str, ...] | None = None) -> dict:

@@ -186,7 +186,7 @@ class Pipeline:
                 record = replace(record, warning="; ".join(w for w in (record.warning, full_text_warning) if w))
         result, inserted = await self._store(PollWrite(feed.id, entries, record, now))
         if record.new_url:
-            log.warning("feed %s moved permanently to %s; stored URL updated", feed.url, record.new_url)
+            self._tell_move(feed, record.new_url)
         if record.disabled_reason:
             log.warning("feed %s disabled: %s", feed.url, record.disabled_reason)
         if record.error:
@@ -203,6 +203,17 @@ class Pipeline:
             error=record.error,
             warning=record.warning,
         )
+
+    def _tell_move(self, feed: Feed, new_url: str) -> None:
+        """Told once, at the move: the next polls go to the new URL (storage/feed_moves.py)."""
+        polled_there = feeds.feed_by_url(self.db, new_url)
+        if polled_there is not None and polled_there.id != feed.id:
+            outcome = f"merged into feed {polled_there.id} ({polled_there.name}), which was already polled there"
+        else:
+            outcome = "polled there from now on"
+        if feed.url in {spec.url for spec in self.config.feeds}:
+            outcome += f"; the config lists {feed.url}: change it to {new_url} (`feeds list` says so until then)"
+        log.warning("feed %s moved permanently to %s; %s", feed.url, new_url, outcome)
 
     def store_poll(self, feed_id: int, entries: list[Article], record: PollRecord, now: datetime) -> StoredPoll:
         """Store one poll on this pipeline's own connection, then wake the dispatcher."""

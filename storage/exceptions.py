@@ -38,3 +38,8 @@ class SearchSyntaxError(StorageError):
 
 class SchemaTooNewError(StorageError):
     """The database was written by a newer version of the monitor."""
+
+
+class DatabaseFileGoneError(StorageError):
+    """The database file was deleted or replaced under a running daemon: SQLite would go on
+    writing to the open file, which nobody can read any more."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from storage.feed_moves import move_feed, moved_from
 from storage.timefmt import from_db, to_db
 from storage.types import Feed, FeedSpec, PollRecord
 
@@ -106,8 +108,12 @@ def feeds_with_health(db: sqlite_utils.Database, now: datetime) -> list[Feed]:
         [week_ago],
     ).fetchall()
     width = len(_FEED_COLUMNS.split(","))
+    old_urls = moved_from(db)
     return [
-        _feed(row[:width], articles_stored=row[width], new_per_day=_per_day(row[width + 1], from_db(row[width + 2]), now))
+        replace(
+            _feed(row[:width], articles_stored=row[width], new_per_day=_per_day(row[width + 1], from_db(row[width + 2]), now)),
+            moved_from=old_urls.get(row[1], ()),
+        )
         for row in rows
     ]
 
@@ -118,7 +124,8 @@ def _per_day(new_in_week: int, created_at: datetime | None, now: datetime) -> fl
 
 
 def record_poll(db: sqlite_utils.Database, feed_id: int, record: PollRecord) -> None:
-    """Write one poll's outcome on the feed row (health, caching headers, schedule)."""
+    """Write one poll's outcome on the feed row (health, caching headers, schedule); a permanent
+    redirect moves the feed (storage/feed_moves.py: after a merge the row is gone)."""
     if record.success:
         failures_sql = "0"
     elif record.counts_as_failure:
@@ -161,9 +168,5 @@ def record_poll(db: sqlite_utils.Database, feed_id: int, record: PollRecord) -> 
             feed_id,
         ],
     )
-    if record.new_url:
-        # A permanent redirect moves the feed; if the new URL is already a feed, keep both rows.
-        db.execute(
-            "UPDATE feeds SET url = ? WHERE id = ? AND NOT EXISTS (SELECT 1 FROM feeds WHERE url = ?)",
-            [record.new_url, feed_id, record.new_url],
-        )
+    if record.new_url:  # a permanent redirect moves the feed, or merges it into the feed polled there
+        move_feed(db, feed_id, record.new_url, record.polled_at)

@@ -263,7 +263,26 @@ def _v6(db: sqlite_utils.Database) -> None:
         db.execute("PRAGMA user_version = 6")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    """Feed moves (issue 15.10): every URL that answered a permanent redirect, and where it went."""
+    from storage.db import transaction
+
+    with transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 7:
+            return
+        db.execute(
+            "CREATE TABLE feed_moves ("
+            " old_url TEXT PRIMARY KEY,"  # serves: config sync ("is this config URL a feed that moved?")
+            " new_url TEXT NOT NULL,"  # where it is polled now (chains are shortened as feeds move on)
+            " moved_at TEXT NOT NULL"
+            ")"
+        )
+        # serves: a feed's old URLs (feeds list), shortening a chain when a feed moves again
+        db.execute("CREATE INDEX feed_moves_new ON feed_moves(new_url)")
+        db.execute("PRAGMA user_version = 7")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -45,6 +45,7 @@ class Feed:
     adaptive_interval_seconds: int | None = None
     adaptive: bool = True
     item_digests: bytes | None = None  # of the last parsed body (monitor/parse/delta.py)
+    moved_from: tuple[str, ...] = ()  # URLs that moved permanently to this one (feeds list only)
 
     @property
     def failing(self) -> bool:

@@ -11,7 +11,7 @@ import typer
 from monitor.cli.context import EXIT_PROBLEMS, ago, plural, print_json, state, stderr, stdout
 from monitor.cli.safe_text import literal, visible
 
-from monitor.jsonshapes import feed_json  # shared with the web API
+from monitor.jsonshapes import config_urls_moved_here, feed_json  # shared with the web API
 
 app = typer.Typer(help="List, add and remove feeds; see which are failing.", no_args_is_help=True)
 
@@ -38,10 +38,11 @@ def list_feeds(
 
     now = datetime.now(UTC)
     rows = feeds.feeds_with_health(state(ctx).database(), now)
+    configured = {spec.url for spec in state(ctx).config().feeds}
     if failing:
         rows = [f for f in rows if f.failing]
     if as_json:
-        print_json([feed_json(f) for f in rows])
+        print_json([feed_json(f, configured) for f in rows])
         return
     table = Table(title=plural(len(rows), "failing feed" if failing else "feed"), title_justify="left")
     for column in ("id", "name", "last poll", "status", "fails", "next poll", "articles", "new/day", "error / url"):
@@ -53,6 +54,10 @@ def list_feeds(
         if problem:
             detail.append("\n")
             detail.append_text(literal(feed.url))
+        outdated = config_urls_moved_here(feed, configured)
+        if outdated:  # a permanent redirect moved it; the config still names the old URL
+            detail.append_text(literal(f"\nmoved here from {', '.join(outdated)}: update the config to this URL"))
+            style = style or "yellow"
         table.add_row(
             str(feed.id), literal(feed.name[:NAME_WIDTH]), ago(feed.last_polled_at, now), str(feed.http_status or "-"),
             str(feed.consecutive_failures), ago(feed.next_poll_at, now) if feed.next_poll_at else "-",

@@ -72,7 +72,8 @@ def routes(console: Console) -> list[Route]:
         rows = await console.read(feeds.feeds_with_health, console.now())
         if request.query_params.get("failing") in ("1", "true", "yes"):
             rows = [f for f in rows if f.failing]
-        return _json([feed_json(f) for f in rows])
+        configured = {spec.url for spec in console.config.feeds}
+        return _json([feed_json(f, configured) for f in rows])
 
     async def api_deliveries(request: Request) -> Response:
         status = request.query_params.get("status") or None

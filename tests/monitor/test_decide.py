@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+
+import pytest
 from datetime import timedelta
 
 from monitor.config import PollingConfig
-from monitor.decide import backoff_seconds, poll_record
+from monitor.decide import MAX_BACKOFF_SECONDS, backoff_seconds, due_at, poll_record
 from monitor.fetch.verdict import body_fingerprint, judge_fetch
 from monitor.fetch.fetcher import FetchResult
 from monitor.parse.feed import ParsedFeed
@@ -78,3 +80,24 @@ def test_adaptive_interval_comes_from_whole_parses_not_from_a_burst_of_new_items
                                           random.Random(1)).adaptive_interval_seconds
     assert adaptive(ParsedFeed(articles=hourly)) == 1800  # half the hourly gap
     assert adaptive(ParsedFeed(articles=burst, known_items=17)) is None  # delta parse: keep the stored one
+
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize("polled, planned, due", [
+    # (last_polled_at, next_poll_at, when it is due), relative to NOW
+    (-timedelta(seconds=30), timedelta(seconds=570), timedelta(seconds=570)),  # an ordinary wait
+    (-HOUR, 3 * HOUR, 3 * HOUR),  # a backoff (or Retry-After) of 4 h is kept
+    # Polled by a clock an hour (a year) ahead: the planned 10 minutes count from now.
+    (HOUR, HOUR + timedelta(seconds=600), timedelta(seconds=600)),
+    (timedelta(days=365), timedelta(days=365, seconds=600), timedelta(seconds=600)),
+    # Nothing is waited for longer than the longest delay a poll ever plans.
+    (-timedelta(seconds=30), timedelta(days=365), timedelta(seconds=MAX_BACKOFF_SECONDS)),
+    (None, timedelta(days=365), timedelta(seconds=MAX_BACKOFF_SECONDS)),
+])
+def test_a_next_poll_planned_by_a_clock_that_was_ahead_is_not_waited_for(polled, planned, due):
+    feed = Feed(id=1, url=FEED.url, name="f", next_poll_at=NOW + planned,
+                last_polled_at=None if polled is None else NOW + polled)
+    assert due_at(feed, POLLING, NOW) == NOW + due
+    assert due_at(FEED, POLLING, NOW) is None  # never polled: due now

@@ -200,6 +200,16 @@ class FeedHost(LoopbackServer):
             self.routes[path] = route
         return self.url(path)
 
+    def redirect(self, path: str, location: str, status: int = 301) -> str:
+        """From now on `path` answers `status` with `Location: location` (a feed that moved)."""
+        with self._lock:
+            self.routes[path] = lambda: (status, {"Location": location}, b"")
+        return self.url(path)
+
+    def requests_to(self, path: str) -> int:
+        with self._lock:
+            return self.hits.get(path, 0)
+
 
 # --- a webhook receiver that records everything and can go down ------------------------
 
