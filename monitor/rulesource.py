@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from monitor.exceptions import RulesFileError
-from rules import Matcher, RuleSet, compile_rules, load_rules
+from rules import Matcher, RuleSet, load_compiled_rules, load_rules
 from rules.types import Problem, Rule, SourceLocation
 
 log = logging.getLogger("minerals_monitor.rules")
@@ -49,6 +49,10 @@ def load_rule_set(
     """Read and validate rules files; unreadable files are problems like any other."""
     sources, unreadable = read_sources(files)
     ruleset = load_rules(sources, known_channels=known_channels, known_feeds=known_feeds)
+    return _with_file_problems(ruleset, sources, unreadable)
+
+
+def _with_file_problems(ruleset: RuleSet, sources: list[tuple[str, str]], unreadable: list[Problem]) -> RuleSet:
     extra = tuple(unreadable) + ruleset_less_files(sources, ruleset)
     return replace(ruleset, problems=extra + ruleset.problems) if extra else ruleset
 
@@ -79,9 +83,13 @@ def ruleset_less_files(sources: list[tuple[str, str]], ruleset: RuleSet) -> tupl
 def load_rule_files(
     files: tuple[Path, ...], known_channels: set[str] | None = None, known_feeds: set[str] | None = None
 ) -> LoadedRules:
-    """Load and compile; invalid rules are left out and listed in ruleset.problems."""
-    ruleset = load_rule_set(files, known_channels, known_feeds)
-    matcher = compile_rules(ruleset.rules, ruleset.aliases)
+    """Load and compile; invalid rules are left out and listed in ruleset.problems.
+
+    One compile serves the examples and the monitor (a 20,000-rule file took seconds more
+    when the examples compiled their own)."""
+    sources, unreadable = read_sources(files)
+    ruleset, matcher = load_compiled_rules(sources, known_channels=known_channels, known_feeds=known_feeds)
+    ruleset = _with_file_problems(ruleset, sources, unreadable)
     return LoadedRules(ruleset=ruleset, matcher=matcher, by_id={r.id: r for r in ruleset.rules}, files=files)
 
 

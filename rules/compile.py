@@ -34,6 +34,7 @@ from typing import Iterable, Mapping
 import ahocorasick
 
 from .exceptions import RulesError
+from .gc_pause import gc_paused
 from .match import CandidateIndex, CompiledRule, Matcher
 from .plan import ALL_FIELDS, AllOf, AnyOf, KeySpec, NoneOf, PlanNode, Proximity, Scope, TermRef, Test
 from .query import AliasRef, And, Field, Near, Node, Not, Or, Term, format_query, parse_query
@@ -304,10 +305,15 @@ def _plain_keys(node: PlanNode) -> frozenset[int] | None:
 # --- the whole rule set -------------------------------------------------------
 
 
-def compile_rules(rules: Iterable[Rule], aliases: Mapping[str, Iterable[str]] | None = None) -> Matcher:
+@gc_paused()
+def compile_rules(
+    rules: Iterable[Rule], aliases: Mapping[str, Iterable[str]] | None = None, trees: Mapping[str, Node] | None = None
+) -> Matcher:
     """Compile rules (and the aliases their queries use) into one Matcher.
 
     aliases: name -> entries, each a word or "phrase" in query syntax.
+    trees: query text -> its parsed tree, for queries already parsed (by the
+    loader); the others are parsed here.
     Raises RuleSyntaxError for a query that does not parse and RulesError for
     an unknown alias, a duplicate id or a query that could match by negation
     alone. Rules from `load_rules` have passed all these checks already.
@@ -321,7 +327,8 @@ def compile_rules(rules: Iterable[Rule], aliases: Mapping[str, Iterable[str]] | 
         if rule.id in seen:
             raise RulesError(f"duplicate rule id {rule.id!r}")
         seen.add(rule.id)
-        cr, need = _compile_rule(index, rule, parsed_aliases, keys)
+        tree = trees.get(rule.query) if trees else None
+        cr, need = _compile_rule(index, rule, parsed_aliases, keys, tree)
         compiled.append(cr)
         clauses.append(need)
 
@@ -329,10 +336,11 @@ def compile_rules(rules: Iterable[Rule], aliases: Mapping[str, Iterable[str]] | 
 
 
 def _compile_rule(
-    index: int, rule: Rule, aliases: Mapping[str, tuple[Term, ...]], keys: KeyRegistry
+    index: int, rule: Rule, aliases: Mapping[str, tuple[Term, ...]], keys: KeyRegistry, tree: Node | None = None
 ) -> tuple[CompiledRule, list[frozenset[int]]]:
     """The compiled rule and its necessary clauses."""
-    tree = parse_query(rule.query)  # RuleSyntaxError propagates as it is
+    if tree is None:
+        tree = parse_query(rule.query)  # RuleSyntaxError propagates as it is
     fields = tuple(FIELDS.index(f) for f in FIELDS if f in rule.fields)
     try:
         plan = plan_query(tree, aliases, keys, fields)

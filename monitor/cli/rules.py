@@ -68,13 +68,12 @@ def _rule_files(ctx: typer.Context, rules_files: list[Path] | None) -> tuple[Pat
 
 
 def _load_matcher(ctx: typer.Context, files: tuple[Path, ...]):
-    from monitor.rulesource import load_rule_set
-    from rules import compile_rules
+    from monitor.rulesource import load_rule_files
 
-    ruleset = load_rule_set(files, known_channels=_known_channels(ctx))
-    for problem in ruleset.problems:
+    loaded = load_rule_files(files, known_channels=_known_channels(ctx))
+    for problem in loaded.ruleset.problems:
         stderr.print(f"warning: {problem} (rule left out)", markup=False)
-    return ruleset, compile_rules(ruleset.rules, ruleset.aliases)
+    return loaded.ruleset, loaded.matcher
 
 
 def _highlighted(text: str, spans: list[tuple[int, int]]) -> Text:
