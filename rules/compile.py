@@ -41,7 +41,7 @@ from .query import AliasRef, And, Field, Near, Node, Not, Or, Term, format_query
 from .types import FIELDS, Rule
 
 __all__ = [
-    "compile_rules", "necessary_clauses", "parse_alias_entry", "parse_alias_entries", "KeyRegistry", "plan_query",
+    "compile_rules", "necessary_clauses", "needs_a_term", "parse_alias_entry", "parse_alias_entries", "KeyRegistry", "plan_query",
 ]  # fmt: skip
 
 MAX_CLAUSES_FROM_OR = 8
@@ -179,6 +179,24 @@ def _refs(node: PlanNode) -> list[TermRef]:
 
 
 # --- necessary conditions ---------------------------------------------------
+
+
+def needs_a_term(node: Node) -> bool:
+    """Whether the query can be true only when some term of it is present: what
+    `necessary_clauses` of its plan says (None or not), read off the tree without
+    planning it (the loader checks 20,000 queries; planning each twice cost seconds).
+    Aliases are never empty, so an alias needs one of its terms like a term does."""
+    if isinstance(node, (Term, AliasRef, Near)):
+        return True
+    if isinstance(node, And):
+        return any(needs_a_term(c) for c in node.children)
+    if isinstance(node, Or):
+        return all(needs_a_term(c) for c in node.children)
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, Field):
+        return needs_a_term(node.expr)
+    raise TypeError(f"not a query node: {node!r}")  # pragma: no cover
 
 
 def necessary_clauses(node: PlanNode) -> list[frozenset[int]] | None:

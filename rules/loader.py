@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .compile import KeyRegistry, compile_rules, necessary_clauses, parse_alias_entry, plan_query
+from .compile import compile_rules, needs_a_term, parse_alias_entry
 from .durations import digest_problem, duration_problem
 from .exceptions import RulesError, RuleSyntaxError
 from .gc_pause import gc_paused
@@ -394,8 +394,7 @@ def _check_query(
             )
     if not usable:
         return None
-    plan = plan_query(tree, file.alias_terms, KeyRegistry())
-    if not necessary_clauses(plan):
+    if not needs_a_term(tree):
         report.error(
             _in_scalar(file, node, 1),
             "query: it could match an article that has none of its words (only NOT); add a word it must find,"
