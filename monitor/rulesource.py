@@ -14,7 +14,7 @@ from pathlib import Path
 
 from monitor.exceptions import RulesFileError
 from rules import Matcher, RuleSet, load_compiled_rules, load_rules
-from rules.types import Problem, Rule, SourceLocation
+from rules.types import LoadProgress, Problem, Rule, SourceLocation
 
 log = logging.getLogger("minerals_monitor.rules")
 
@@ -44,11 +44,14 @@ def read_sources(files: tuple[Path, ...]) -> tuple[list[tuple[str, str]], list[P
 
 
 def load_rule_set(
-    files: tuple[Path, ...], known_channels: set[str] | None = None, known_feeds: set[str] | None = None
+    files: tuple[Path, ...],
+    known_channels: set[str] | None = None,
+    known_feeds: set[str] | None = None,
+    progress: LoadProgress | None = None,
 ) -> RuleSet:
     """Read and validate rules files; unreadable files are problems like any other."""
     sources, unreadable = read_sources(files)
-    ruleset = load_rules(sources, known_channels=known_channels, known_feeds=known_feeds)
+    ruleset = load_rules(sources, known_channels=known_channels, known_feeds=known_feeds, progress=progress)
     return _with_file_problems(ruleset, sources, unreadable)
 
 
@@ -81,14 +84,17 @@ def ruleset_less_files(sources: list[tuple[str, str]], ruleset: RuleSet) -> tupl
 
 
 def load_rule_files(
-    files: tuple[Path, ...], known_channels: set[str] | None = None, known_feeds: set[str] | None = None
+    files: tuple[Path, ...],
+    known_channels: set[str] | None = None,
+    known_feeds: set[str] | None = None,
+    progress: LoadProgress | None = None,
 ) -> LoadedRules:
     """Load and compile; invalid rules are left out and listed in ruleset.problems.
 
     One compile serves the examples and the monitor (a 20,000-rule file took seconds more
     when the examples compiled their own)."""
     sources, unreadable = read_sources(files)
-    ruleset, matcher = load_compiled_rules(sources, known_channels=known_channels, known_feeds=known_feeds)
+    ruleset, matcher = load_compiled_rules(sources, known_channels, known_feeds, progress)
     ruleset = _with_file_problems(ruleset, sources, unreadable)
     return LoadedRules(ruleset=ruleset, matcher=matcher, by_id={r.id: r for r in ruleset.rules}, files=files)
 

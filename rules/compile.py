@@ -38,7 +38,7 @@ from .gc_pause import gc_paused
 from .match import CandidateIndex, CompiledRule, Matcher
 from .plan import ALL_FIELDS, AllOf, AnyOf, KeySpec, NoneOf, PlanNode, Proximity, Scope, TermRef, Test
 from .query import AliasRef, And, Field, Near, Node, Not, Or, Term, format_query, parse_query
-from .types import FIELDS, Rule
+from .types import FIELDS, PROGRESS_STEP, LoadProgress, Rule
 
 __all__ = [
     "compile_rules", "necessary_clauses", "needs_a_term", "parse_alias_entry", "parse_alias_entries", "KeyRegistry", "plan_query",
@@ -325,13 +325,17 @@ def _plain_keys(node: PlanNode) -> frozenset[int] | None:
 
 @gc_paused()
 def compile_rules(
-    rules: Iterable[Rule], aliases: Mapping[str, Iterable[str]] | None = None, trees: Mapping[str, Node] | None = None
+    rules: Iterable[Rule],
+    aliases: Mapping[str, Iterable[str]] | None = None,
+    trees: Mapping[str, Node] | None = None,
+    progress: LoadProgress | None = None,
 ) -> Matcher:
     """Compile rules (and the aliases their queries use) into one Matcher.
 
     aliases: name -> entries, each a word or "phrase" in query syntax.
     trees: query text -> its parsed tree, for queries already parsed (by the
     loader); the others are parsed here.
+    progress: told how many rules are compiled (see types.LoadProgress).
     Raises RuleSyntaxError for a query that does not parse and RulesError for
     an unknown alias, a duplicate id or a query that could match by negation
     alone. Rules from `load_rules` have passed all these checks already.
@@ -341,7 +345,10 @@ def compile_rules(
     compiled: list[CompiledRule] = []
     clauses: list[list[frozenset[int]]] = []  # needed only to build the index
     seen: set[str] = set()
-    for index, rule in enumerate(rules):
+    rule_list = list(rules)
+    for index, rule in enumerate(rule_list):
+        if progress is not None and (index + 1) % PROGRESS_STEP == 0:
+            progress("compiling rules", index + 1, len(rule_list))
         if rule.id in seen:
             raise RulesError(f"duplicate rule id {rule.id!r}")
         seen.add(rule.id)
@@ -350,7 +357,10 @@ def compile_rules(
         compiled.append(cr)
         clauses.append(need)
 
-    return Matcher(compiled, keys.specs, keys.automaton(), _index(compiled, clauses, keys.specs))
+    matcher = Matcher(compiled, keys.specs, keys.automaton(), _index(compiled, clauses, keys.specs))
+    if progress is not None:
+        progress("compiling rules", len(rule_list), len(rule_list))
+    return matcher
 
 
 def _compile_rule(

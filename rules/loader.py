@@ -43,7 +43,18 @@ from .exceptions import RulesError, RuleSyntaxError
 from .gc_pause import gc_paused
 from .match import Matcher
 from .query import AliasRef, Field, Node, Term, parse_query, walk
-from .types import FIELDS, SEVERITIES, Document, Problem, Rule, RuleExample, RuleSet, SourceLocation
+from .types import (
+    FIELDS,
+    PROGRESS_STEP,
+    SEVERITIES,
+    Document,
+    LoadProgress,
+    Problem,
+    Rule,
+    RuleExample,
+    RuleSet,
+    SourceLocation,
+)
 from .yaml_checks import (
     INVALID,
     Report,
@@ -103,16 +114,19 @@ def load_rules(
     known_feeds: set[str] | None = None,
     *,
     examples: bool = True,
+    progress: LoadProgress | None = None,
 ) -> RuleSet:
     """Parse and validate rules files given as (file name, YAML text) pairs.
 
     known_channels: when given, a rule naming another channel is an error.
     known_feeds: when given, a rule naming another feed gets a warning.
     examples: also run every rule's `tests:` examples (see check_examples).
+    progress: told how far reading, compiling and the examples have gone.
     """
-    ruleset, trees, order = _read_sources(sources, known_channels, known_feeds)
+    ruleset, trees, order = _read_sources(sources, known_channels, known_feeds, progress)
     if examples and any(r.tests for r in ruleset.rules):
-        ruleset = _with_example_failures(ruleset, compile_rules(ruleset.rules, ruleset.aliases, trees), order)
+        matcher = compile_rules(ruleset.rules, ruleset.aliases, trees, progress)
+        ruleset = _with_example_failures(ruleset, matcher, order, progress)
     return ruleset
 
 
@@ -121,21 +135,25 @@ def load_compiled_rules(
     sources: list[tuple[str, str]],
     known_channels: set[str] | None = None,
     known_feeds: set[str] | None = None,
+    progress: LoadProgress | None = None,
 ) -> tuple[RuleSet, Matcher]:
     """`load_rules` with its examples run, and the Matcher of its valid rules.
 
     The examples need the matcher anyway: compiling 20,000 rules once instead of
     twice saves seconds, and each query is parsed once, not once per step.
     """
-    ruleset, trees, order = _read_sources(sources, known_channels, known_feeds)
-    matcher = compile_rules(ruleset.rules, ruleset.aliases, trees)
+    ruleset, trees, order = _read_sources(sources, known_channels, known_feeds, progress)
+    matcher = compile_rules(ruleset.rules, ruleset.aliases, trees, progress)
     if any(r.tests for r in ruleset.rules):
-        ruleset = _with_example_failures(ruleset, matcher, order)
+        ruleset = _with_example_failures(ruleset, matcher, order, progress)
     return ruleset, matcher
 
 
 def _read_sources(
-    sources: list[tuple[str, str]], known_channels: set[str] | None, known_feeds: set[str] | None
+    sources: list[tuple[str, str]],
+    known_channels: set[str] | None,
+    known_feeds: set[str] | None,
+    progress: LoadProgress | None = None,
 ) -> tuple[RuleSet, dict[str, Node], dict[str, int]]:
     """The RuleSet without its examples run, each valid query's tree and each file's place."""
     report = Report()
@@ -160,7 +178,9 @@ def _read_sources(
     rules: list[Rule] = []
     trees: dict[str, Node] = {}
     first_seen: dict[str, SourceLocation] = {}
-    for file, node in rule_nodes:
+    for number, (file, node) in enumerate(rule_nodes, start=1):
+        if progress is not None and number % PROGRESS_STEP == 0:
+            progress("reading rules", number, len(rule_nodes))
         rule = _read_rule(file, node, report, known_channels, known_feeds, trees)
         if rule is None:
             continue
@@ -173,6 +193,8 @@ def _read_sources(
         first_seen[rule.id] = rule.location
         rules.append(rule)
 
+    if progress is not None:
+        progress("reading rules", len(rule_nodes), len(rule_nodes))
     order = {name: i for i, (name, _) in enumerate(sources)}
     ruleset = RuleSet(tuple(rules), aliases, _by_place(report.problems, order), _by_place(report.warnings, order))
     return ruleset, trees, order
@@ -182,14 +204,18 @@ def _by_place(problems: list[Problem], order: dict[str, int]) -> tuple[Problem, 
     return tuple(sorted(problems, key=lambda p: (order.get(p.location.file, 0), p.location.line, p.location.column)))
 
 
-def _with_example_failures(ruleset: RuleSet, matcher: Matcher, order: dict[str, int]) -> RuleSet:
-    failures = check_examples(ruleset, matcher)
+def _with_example_failures(
+    ruleset: RuleSet, matcher: Matcher, order: dict[str, int], progress: LoadProgress | None
+) -> RuleSet:
+    failures = check_examples(ruleset, matcher, progress)
     if not failures:
         return ruleset
     return RuleSet(ruleset.rules, ruleset.aliases, _by_place([*ruleset.problems, *failures], order), ruleset.warnings)
 
 
-def check_examples(ruleset: RuleSet, matcher: Matcher | None = None) -> list[Problem]:
+def check_examples(
+    ruleset: RuleSet, matcher: Matcher | None = None, progress: LoadProgress | None = None
+) -> list[Problem]:
     """Run every rule's examples; a problem for each outcome that differs.
 
     An example is matched as an article whose title is `title` and whose
@@ -199,7 +225,10 @@ def check_examples(ruleset: RuleSet, matcher: Matcher | None = None) -> list[Pro
     if matcher is None:
         matcher = compile_rules(ruleset.rules, ruleset.aliases)
     problems = []
-    for rule in ruleset.rules:
+    total = len(ruleset.rules)
+    for done, rule in enumerate(ruleset.rules, start=1):
+        if progress is not None and (done % PROGRESS_STEP == 0 or done == total):
+            progress("checking examples", done, total)
         for number, example in enumerate(rule.tests, start=1):
             doc = Document(title=example.title, summary=example.text, content=example.text)
             result = matcher.match_rule(rule.id, doc, check_enabled=False, check_feed=False)

@@ -78,3 +78,13 @@ def test_needs_a_term_says_what_the_plan_says(query: str) -> None:
     tree = parse_query(query)
     aliases = {"metals": (Term("gold"), Term("tin"))}
     assert needs_a_term(tree) == bool(necessary_clauses(plan_query(tree, aliases, KeyRegistry())))
+
+
+def test_loading_reports_its_progress_stage_by_stage() -> None:
+    seen: list[tuple[str, int, int]] = []
+    load_compiled_rules([("big.yaml", BIG)], progress=lambda stage, done, total: seen.append((stage, done, total)))
+    stages = list(dict.fromkeys(stage for stage, _, _ in seen))
+    assert stages == ["reading rules", "compiling rules", "checking examples"]
+    for stage in stages:
+        counts = [done for s, done, _ in seen if s == stage]
+        assert counts == sorted(counts) and counts[-1] == 2000 and len(counts) >= 4  # every 500 rules and at the end
