@@ -34,6 +34,7 @@ Examples are checked by `load_rules` itself (`examples=False` turns it off);
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -171,6 +172,7 @@ def _read_sources(
             report.error(SourceLocation(name, 1, 1), "YAML nested too deeply to read")
             continue
         rule_nodes.extend((file, node) for node in _read_top(file, root, report))
+        del root  # the rules' nodes are all that is left of the tree (see _read_top)
 
     aliases = _merge_aliases(files, report)
     for file in files:
@@ -178,9 +180,15 @@ def _read_sources(
     rules: list[Rule] = []
     trees: dict[str, Node] = {}
     first_seen: dict[str, SourceLocation] = {}
-    for number, (file, node) in enumerate(rule_nodes, start=1):
+    total = len(rule_nodes)
+    pending = deque(rule_nodes)
+    del rule_nodes  # a rule's nodes go as soon as it is read: 20,000 rules' nodes took 170 MB
+    number = 0
+    while pending:
+        file, node = pending.popleft()
+        number += 1
         if progress is not None and number % PROGRESS_STEP == 0:
-            progress("reading rules", number, len(rule_nodes))
+            progress("reading rules", number, total)
         rule = _read_rule(file, node, report, known_channels, known_feeds, trees)
         if rule is None:
             continue
@@ -194,7 +202,7 @@ def _read_sources(
         rules.append(rule)
 
     if progress is not None:
-        progress("reading rules", len(rule_nodes), len(rule_nodes))
+        progress("reading rules", total, total)
     order = {name: i for i, (name, _) in enumerate(sources)}
     ruleset = RuleSet(tuple(rules), aliases, _by_place(report.problems, order), _by_place(report.warnings, order))
     return ruleset, trees, order
@@ -268,6 +276,7 @@ def _read_top(file: _File, root: Any, report: Report) -> list[MappingNode]:
                     rules.append(item)
                 else:
                     report.error(location(file.name, item), "each rule must be a mapping with at least 'id' and 'query'")
+            value.value = []  # the caller holds the rules' nodes alone, and frees each once read
     return rules
 
 
