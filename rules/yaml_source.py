@@ -81,8 +81,13 @@ def location(file: str, node: Node) -> SourceLocation:
 _constructor = yaml.constructor.SafeConstructor()
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 def scalar_value(node: ScalarNode) -> Any:
     """The Python value of a scalar node (str, int, bool, None, date, ...)."""
+    if node.tag == _STR_TAG:  # what the constructor gives for a string, without its dispatch
+        return node.value
     try:
         return _constructor.construct_object(node, deep=True)
     except yaml.YAMLError:
