@@ -7,14 +7,16 @@ good set. So no article is ever stored without having been matched against a goo
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from monitor.exceptions import RulesFileError
-from rules import Matcher, RuleSet, compile_rules, load_rules
-from rules.types import Problem, Rule, SourceLocation
+from rules import Matcher, RuleSet, load_compiled_rules, load_rules
+from rules.types import LoadProgress, Problem, Rule, SourceLocation
 
 log = logging.getLogger("minerals_monitor.rules")
 
@@ -44,11 +46,19 @@ def read_sources(files: tuple[Path, ...]) -> tuple[list[tuple[str, str]], list[P
 
 
 def load_rule_set(
-    files: tuple[Path, ...], known_channels: set[str] | None = None, known_feeds: set[str] | None = None
+    files: tuple[Path, ...],
+    known_channels: set[str] | None = None,
+    known_feeds: set[str] | None = None,
+    progress: LoadProgress | None = None,
 ) -> RuleSet:
     """Read and validate rules files; unreadable files are problems like any other."""
+    _freeze_heap_at_exit()
     sources, unreadable = read_sources(files)
-    ruleset = load_rules(sources, known_channels=known_channels, known_feeds=known_feeds)
+    ruleset = load_rules(sources, known_channels=known_channels, known_feeds=known_feeds, progress=progress)
+    return _with_file_problems(ruleset, sources, unreadable)
+
+
+def _with_file_problems(ruleset: RuleSet, sources: list[tuple[str, str]], unreadable: list[Problem]) -> RuleSet:
     extra = tuple(unreadable) + ruleset_less_files(sources, ruleset)
     return replace(ruleset, problems=extra + ruleset.problems) if extra else ruleset
 
@@ -77,12 +87,34 @@ def ruleset_less_files(sources: list[tuple[str, str]], ruleset: RuleSet) -> tupl
 
 
 def load_rule_files(
-    files: tuple[Path, ...], known_channels: set[str] | None = None, known_feeds: set[str] | None = None
+    files: tuple[Path, ...],
+    known_channels: set[str] | None = None,
+    known_feeds: set[str] | None = None,
+    progress: LoadProgress | None = None,
 ) -> LoadedRules:
-    """Load and compile; invalid rules are left out and listed in ruleset.problems."""
-    ruleset = load_rule_set(files, known_channels, known_feeds)
-    matcher = compile_rules(ruleset.rules, ruleset.aliases)
+    """Load and compile; invalid rules are left out and listed in ruleset.problems.
+
+    One compile serves the examples and the monitor (a 20,000-rule file took seconds more
+    when the examples compiled their own)."""
+    _freeze_heap_at_exit()
+    sources, unreadable = read_sources(files)
+    ruleset, matcher = load_compiled_rules(sources, known_channels, known_feeds, progress)
+    ruleset = _with_file_problems(ruleset, sources, unreadable)
     return LoadedRules(ruleset=ruleset, matcher=matcher, by_id={r.id: r for r in ruleset.rules}, files=files)
+
+
+_freeze_registered = False
+
+
+def _freeze_heap_at_exit() -> None:
+    """At exit, put every object out of the garbage collector's reach before Python's last
+    full collection: 20,000 compiled rules are 1.4 million objects, and walking them made
+    `run --once` and `rules check` take 2 s more to exit (0.3 s frozen). Only at exit: a
+    frozen rule set that a reload replaced would never be collected."""
+    global _freeze_registered
+    if not _freeze_registered:
+        atexit.register(gc.freeze)
+        _freeze_registered = True
 
 
 class RulesHolder:

@@ -22,7 +22,7 @@ _EXPORTS = {
     "compile_rules": "compile",
     "parse_duration": "durations", "duration_problem": "durations", "digest_problem": "durations",
     "RulesError": "exceptions", "RuleSyntaxError": "exceptions",
-    "check_examples": "loader", "load_rules": "loader",
+    "check_examples": "loader", "load_rules": "loader", "load_compiled_rules": "loader",
     "ExplainNode": "match", "Matcher": "match",
     "AliasRef": "query", "And": "query", "Field": "query", "Near": "query", "Not": "query", "Or": "query",
     "Term": "query", "format_query": "query", "parse_query": "query",
@@ -43,7 +43,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "load_rules", "check_examples", "compile_rules", "Matcher", "ExplainNode",
+    "load_rules", "load_compiled_rules", "check_examples", "compile_rules", "Matcher", "ExplainNode",
     "parse_query", "format_query", "normalise", "tokenise", "NormalisedText",
     "Term", "And", "Or", "Not", "Near", "Field", "AliasRef",
     "parse_duration", "duration_problem", "digest_problem",

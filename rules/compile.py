@@ -34,13 +34,14 @@ from typing import Iterable, Mapping
 import ahocorasick
 
 from .exceptions import RulesError
+from .gc_pause import gc_paused
 from .match import CandidateIndex, CompiledRule, Matcher
 from .plan import ALL_FIELDS, AllOf, AnyOf, KeySpec, NoneOf, PlanNode, Proximity, Scope, TermRef, Test
 from .query import AliasRef, And, Field, Near, Node, Not, Or, Term, format_query, parse_query
-from .types import FIELDS, Rule
+from .types import FIELDS, PROGRESS_STEP, LoadProgress, Rule
 
 __all__ = [
-    "compile_rules", "necessary_clauses", "parse_alias_entry", "parse_alias_entries", "KeyRegistry", "plan_query",
+    "compile_rules", "necessary_clauses", "needs_a_term", "parse_alias_entry", "parse_alias_entries", "KeyRegistry", "plan_query",
 ]  # fmt: skip
 
 MAX_CLAUSES_FROM_OR = 8
@@ -180,6 +181,24 @@ def _refs(node: PlanNode) -> list[TermRef]:
 # --- necessary conditions ---------------------------------------------------
 
 
+def needs_a_term(node: Node) -> bool:
+    """Whether the query can be true only when some term of it is present: what
+    `necessary_clauses` of its plan says (None or not), read off the tree without
+    planning it (the loader checks 20,000 queries; planning each twice cost seconds).
+    Aliases are never empty, so an alias needs one of its terms like a term does."""
+    if isinstance(node, (Term, AliasRef, Near)):
+        return True
+    if isinstance(node, And):
+        return any(needs_a_term(c) for c in node.children)
+    if isinstance(node, Or):
+        return all(needs_a_term(c) for c in node.children)
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, Field):
+        return needs_a_term(node.expr)
+    raise TypeError(f"not a query node: {node!r}")  # pragma: no cover
+
+
 def necessary_clauses(node: PlanNode) -> list[frozenset[int]] | None:
     """Clauses of keys the plan needs (see module docstring); None: no positive need."""
     if isinstance(node, TermRef):
@@ -304,10 +323,19 @@ def _plain_keys(node: PlanNode) -> frozenset[int] | None:
 # --- the whole rule set -------------------------------------------------------
 
 
-def compile_rules(rules: Iterable[Rule], aliases: Mapping[str, Iterable[str]] | None = None) -> Matcher:
+@gc_paused()
+def compile_rules(
+    rules: Iterable[Rule],
+    aliases: Mapping[str, Iterable[str]] | None = None,
+    trees: Mapping[str, Node] | None = None,
+    progress: LoadProgress | None = None,
+) -> Matcher:
     """Compile rules (and the aliases their queries use) into one Matcher.
 
     aliases: name -> entries, each a word or "phrase" in query syntax.
+    trees: query text -> its parsed tree, for queries already parsed (by the
+    loader); the others are parsed here.
+    progress: told how many rules are compiled (see types.LoadProgress).
     Raises RuleSyntaxError for a query that does not parse and RulesError for
     an unknown alias, a duplicate id or a query that could match by negation
     alone. Rules from `load_rules` have passed all these checks already.
@@ -317,22 +345,30 @@ def compile_rules(rules: Iterable[Rule], aliases: Mapping[str, Iterable[str]] | 
     compiled: list[CompiledRule] = []
     clauses: list[list[frozenset[int]]] = []  # needed only to build the index
     seen: set[str] = set()
-    for index, rule in enumerate(rules):
+    rule_list = list(rules)
+    for index, rule in enumerate(rule_list):
+        if progress is not None and (index + 1) % PROGRESS_STEP == 0:
+            progress("compiling rules", index + 1, len(rule_list))
         if rule.id in seen:
             raise RulesError(f"duplicate rule id {rule.id!r}")
         seen.add(rule.id)
-        cr, need = _compile_rule(index, rule, parsed_aliases, keys)
+        tree = trees.get(rule.query) if trees else None
+        cr, need = _compile_rule(index, rule, parsed_aliases, keys, tree)
         compiled.append(cr)
         clauses.append(need)
 
-    return Matcher(compiled, keys.specs, keys.automaton(), _index(compiled, clauses, keys.specs))
+    matcher = Matcher(compiled, keys.specs, keys.automaton(), _index(compiled, clauses, keys.specs))
+    if progress is not None:
+        progress("compiling rules", len(rule_list), len(rule_list))
+    return matcher
 
 
 def _compile_rule(
-    index: int, rule: Rule, aliases: Mapping[str, tuple[Term, ...]], keys: KeyRegistry
+    index: int, rule: Rule, aliases: Mapping[str, tuple[Term, ...]], keys: KeyRegistry, tree: Node | None = None
 ) -> tuple[CompiledRule, list[frozenset[int]]]:
     """The compiled rule and its necessary clauses."""
-    tree = parse_query(rule.query)  # RuleSyntaxError propagates as it is
+    if tree is None:
+        tree = parse_query(rule.query)  # RuleSyntaxError propagates as it is
     fields = tuple(FIELDS.index(f) for f in FIELDS if f in rule.fields)
     try:
         plan = plan_query(tree, aliases, keys, fields)

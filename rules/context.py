@@ -85,7 +85,7 @@ class FieldText:
         # padded[i] is words[i - 1]: a hit whose leading space is padded[i]
         # starts at words[i]. Offsets in `words` are normalised offsets.
         found = []
-        if spec.pattern is None:  # a single word: its automaton key finds it
+        if not spec.phrase:  # a single word: its automaton key finds it
             needle = spec.ac_key
             pos = padded.find(needle)
             if spec.wildcard:  # " gold": the hit goes on to the end of its word
@@ -131,7 +131,7 @@ class FieldText:
         found = self._capitals.get(key)
         if found is None:
             has_lowercase = self.norm.has_lowercase
-            if spec.pattern is None:  # one word: its span holds nothing else
+            if not spec.phrase:  # one word: its span holds nothing else
                 found = [not has_lowercase(start, key_end) for start, key_end, _ in self.spans(key, spec)]
             else:  # a phrase: only its words count, not what stands between them ("USSM's FWO")
                 words = self.words

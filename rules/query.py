@@ -144,7 +144,10 @@ _OPERAND_STARTS = {_LPAREN, _NOT, _FIELD, _TERM, _ALIAS}
 _NEAR_RE = re.compile(r"(O?NEAR)/(\d+)")
 _ALIAS_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _FIELD_RE = re.compile(r"([A-Za-z]+):")
-_WORD_STOP = set('()"')
+# A bare word runs to whitespace, a parenthesis or a quote; \s is exactly str.isspace
+# (checked over every code point). One match instead of a Python loop per character.
+_BARE_WORD = re.compile(r'[^\s()"]+')
+_LOWER_NEAR = re.compile(r"o?near/\d*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -178,9 +181,9 @@ def _tokens(query: str) -> list[_Token]:
         elif c == '"':
             i = _phrase(query, i, out)
         else:
-            j = i
-            while j < n and not query[j].isspace() and query[j] not in _WORD_STOP:
-                j += 1
+            m = _BARE_WORD.match(query, i)
+            assert m is not None  # c is neither whitespace nor a stop character
+            j = m.end()
             _bare_word(query, query[i:j], i + 1, out)
             i = j
     out.append(_Token(_EOF, n + 1, ""))
@@ -226,7 +229,7 @@ def _bare_word(query: str, raw: str, column: int, out: list[_Token]) -> None:
             raise _error(f"NEAR distance must be at most {MAX_NEAR_DISTANCE} words", column, query)
         out.append(_Token(_NEAR, column, raw, (distance, m.group(1) == "ONEAR")))
         return
-    if re.fullmatch(r"o?near/\d*", raw, re.IGNORECASE):
+    if _LOWER_NEAR.fullmatch(raw):
         raise _error(f"operators are written in capitals: {raw.upper()}", column, query)
     if raw.startswith("@"):
         name = raw[1:]

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 FIELDS = ("title", "summary", "content")
@@ -123,3 +124,9 @@ class RuleSet:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+# Told how far loading has gone: (stage, done, total), e.g. ("compiling rules", 5000, 20000).
+# Called every PROGRESS_STEP items of a stage and at its end; the caller decides what to show.
+LoadProgress = Callable[[str, int, int], None]
+PROGRESS_STEP = 500

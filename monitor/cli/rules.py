@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,6 +30,44 @@ def _known_channels(ctx: typer.Context) -> set[str] | None:
         return None
 
 
+class _LoadProgress:
+    """Loading progress on stderr, shown only once loading has taken a second (a
+    20,000-rule file takes a few) and only on a terminal, like every progress bar here."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._started = self._clock()
+        self._bar = None
+        self._task = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._bar is None:
+            if not stderr.is_terminal or self._clock() - self._started < 1.0 or done >= total:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 console=stderr, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(stage, total=total)
+        self._bar.update(self._task, description=stage, completed=done, total=total)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@contextmanager
+def _load_progress() -> Iterator[_LoadProgress]:
+    progress = _LoadProgress()
+    try:
+        yield progress
+    finally:
+        progress.close()
+
+
 @app.command("check")
 def check(
     ctx: typer.Context,
@@ -37,7 +77,9 @@ def check(
     """Validate rules files and run their examples; prints FILE:LINE:COL: message per problem."""
     from monitor.rulesource import load_rule_set
 
-    ruleset = load_rule_set(tuple(files), known_channels=_known_channels(ctx))
+    known_channels = _known_channels(ctx)
+    with _load_progress() as progress:
+        ruleset = load_rule_set(tuple(files), known_channels=known_channels, progress=progress)
     if as_json:
         print_json(
             {
@@ -68,13 +110,14 @@ def _rule_files(ctx: typer.Context, rules_files: list[Path] | None) -> tuple[Pat
 
 
 def _load_matcher(ctx: typer.Context, files: tuple[Path, ...]):
-    from monitor.rulesource import load_rule_set
-    from rules import compile_rules
+    from monitor.rulesource import load_rule_files
 
-    ruleset = load_rule_set(files, known_channels=_known_channels(ctx))
-    for problem in ruleset.problems:
+    known_channels = _known_channels(ctx)
+    with _load_progress() as progress:
+        loaded = load_rule_files(files, known_channels=known_channels, progress=progress)
+    for problem in loaded.ruleset.problems:
         stderr.print(f"warning: {problem} (rule left out)", markup=False)
-    return ruleset, compile_rules(ruleset.rules, ruleset.aliases)
+    return loaded.ruleset, loaded.matcher
 
 
 def _highlighted(text: str, spans: list[tuple[int, int]]) -> Text:

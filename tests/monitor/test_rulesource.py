@@ -42,3 +42,23 @@ def test_reload_picks_up_changes_and_keeps_last_good_rules_on_a_bad_edit(tmp_pat
 
     path.unlink()
     assert holder.reload_if_changed() is False and ids(holder) == ["ussm", "antimony"]
+
+
+def test_loading_rules_freezes_the_heap_at_exit_only(tmp_path) -> None:
+    # Python's last full collection walked 20,000 compiled rules for 2 s at exit; frozen
+    # objects are out of its reach. Only at exit: a reload must be able to free the old set.
+    import subprocess
+    import sys
+
+    rules_file = tmp_path / "r.yaml"
+    rules_file.write_text("rules:\n  - {id: a, query: gold}\n", encoding="utf-8")
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('at exit', gc.get_freeze_count() > 0))\n"
+        "from pathlib import Path\n"
+        "from monitor.rulesource import load_rule_files, load_rule_set\n"
+        f"load_rule_files((Path({str(rules_file)!r}),)); load_rule_set((Path({str(rules_file)!r}),))\n"
+        "print('after loading', gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split("\n")[:2] == ["after loading False", "at exit True"], done.stderr
