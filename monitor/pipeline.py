@@ -325,18 +325,31 @@ class Pipeline:
         if not keys:
             return new
         since = now - timedelta(seconds=self.config.stories.window)
-        by_key: dict[str, list[tuple[int, str, bool]]] = {}
-        for key, _article_id, story_id, title, title_only in storage_titles.title_candidates(db, keys, since):
-            by_key.setdefault(key, []).append((story_id, title, title_only))
+        # Two articles are compared by title only when one of them has no text but its title
+        # (stories.title_story), so an article with text needs only the title-only holders of
+        # its key: templated titles (price reports) share a key with thousands of full-text
+        # articles, and reading and skipping all of them made story grouping triple a cold
+        # boilerplate poll (bench/bench_e2e.py). Same result, fewer rows.
+        any_holder_keys = sorted({key for article, key in keyed if key and article.title_only})
+        all_holders: dict[str, list[tuple[int, str, bool]]] = {}
+        title_only_holders: dict[str, list[tuple[int, str, bool]]] = {}
+        for key, _article_id, story_id, title, title_only in storage_titles.title_candidates(db, any_holder_keys, since):
+            all_holders.setdefault(key, []).append((story_id, title, title_only))
+        for key, _article_id, story_id, title, title_only in storage_titles.title_candidates(db, keys, since, title_only=True):
+            title_only_holders.setdefault(key, []).append((story_id, title, title_only))
         grouped, rows = [], []
         for article, key in keyed:
             if key is not None:
                 if article.story_id == article.id:  # joined no story by its text
-                    story_id = stories.title_story(article.title, article.title_only, by_key.get(key, []))
+                    holders = all_holders if article.title_only else title_only_holders
+                    story_id = stories.title_story(article.title, article.title_only, holders.get(key, []))
                     if story_id is not None and story_id != article.story_id:
                         storage_stories.join_story(db, article.id, story_id)
                         article = replace(article, story_id=story_id)
-                by_key.setdefault(key, []).append((article.story_id, article.title, article.title_only))
+                holder = (article.story_id, article.title, article.title_only)
+                all_holders.setdefault(key, []).append(holder)
+                if article.title_only:
+                    title_only_holders.setdefault(key, []).append(holder)
                 rows.append((key, article.id, article.title_only))
             grouped.append(article)
         storage_titles.add_titles(db, rows, now)

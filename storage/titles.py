@@ -24,11 +24,12 @@ def add_titles(db: sqlite_utils.Database, rows: list[tuple[str, int, bool]], now
 
 
 def title_candidates(
-    db: sqlite_utils.Database, keys: list[str], since: datetime
+    db: sqlite_utils.Database, keys: list[str], since: datetime, title_only: bool = False
 ) -> list[tuple[str, int, int, str, bool]]:
     """(title key, article id, story id, title, title only) of the articles with these title keys
-    first seen since `since`."""
+    first seen since `since`; with `title_only`, only the articles that have no text but their title."""
     found: list[tuple[str, int, int, str, bool]] = []
+    only = " AND t.title_only = 1" if title_only else ""
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         marks = ",".join("?" for _ in chunk)
@@ -36,7 +37,7 @@ def title_candidates(
             (row[0], row[1], row[2], row[3], bool(row[4]))
             for row in db.execute(
                 f"SELECT t.title_key, a.id, a.story_id, a.title, t.title_only FROM article_titles t "
-                f"JOIN articles a ON a.id = t.article_id WHERE t.title_key IN ({marks}) AND t.first_seen_at >= ?",
+                f"JOIN articles a ON a.id = t.article_id WHERE t.title_key IN ({marks}) AND t.first_seen_at >= ?{only}",
                 [*chunk, to_db(since)],
             )
         ]
