@@ -207,6 +207,52 @@ def page_timings(path: Path, runs: int = 10) -> dict:
 # --- part 2: load beside polling ------------------------------------------------------
 
 
+def _cpu_seconds(stat_path: str) -> float:
+    """utime + stime of a /proc .../stat file (fields 14 and 15), in seconds."""
+    with open(stat_path) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _thread_role(name: str) -> str:
+    if name == "MainThread":
+        return "event loop"
+    for prefix, role in (("console-read", "console readers"), ("minerals-writer", "write thread")):
+        if name.startswith(prefix):
+            return role
+    return "other threads"
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds so far of this process's threads by role, and of its child processes (the
+    fetch-and-parse workers): where a window's CPU went (Linux /proc; empty elsewhere)."""
+    import threading
+
+    if not os.path.isdir("/proc/self/task"):
+        return {}
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    spent: dict[str, float] = {}
+    children: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            role = _thread_role(names.get(int(task), ""))
+            spent[role] = spent.get(role, 0.0) + _cpu_seconds(f"/proc/self/task/{task}/stat")
+            with open(f"/proc/self/task/{task}/children") as listed:
+                children.update(int(pid) for pid in listed.read().split())
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
+            continue
+    for pid in children:
+        try:
+            spent["worker processes"] = spent.get("worker processes", 0.0) + _cpu_seconds(f"/proc/{pid}/stat")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return spent
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {role: round(after[role] - before.get(role, 0.0), 2) for role in after}
+
+
 def monitor_role(base: str, feeds: int) -> None:
     """Child process: poll round after round, console in-process; windows on command (stdin)."""
     from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig, bundled_rules_pack
@@ -242,6 +288,7 @@ def monitor_role(base: str, feeds: int) -> None:
                     polled = errors = 0
                     locked = 0
                     begin = time.perf_counter()
+                    cpu_before = cpu_by_role()
                     while time.perf_counter() - begin < float(window):
                         control(base, f"/_change?fraction=0.1&seed={random.randint(1, 10**6)}")
                         for summary in await monitor.poll_all():
@@ -251,7 +298,8 @@ def monitor_role(base: str, feeds: int) -> None:
                                 locked += "locked" in summary.error
                     elapsed = time.perf_counter() - begin
                     print(json.dumps({"window": label, "polled": polled, "seconds": elapsed, "errors": errors,
-                                      "locked": locked, "feeds_per_second": polled / elapsed}), flush=True)
+                                      "locked": locked, "feeds_per_second": polled / elapsed,
+                                      "cpu": cpu_spent(cpu_before, cpu_by_role())}), flush=True)
 
     try:
         asyncio.run(main())
@@ -293,11 +341,12 @@ def load_role(url: str, clients: int, seconds: float, think: float) -> None:
             deadline = time.perf_counter() + seconds
             await asyncio.gather(*(client(i, session, deadline) for i in range(clients)))
 
+    cpu_before = time.process_time()
     asyncio.run(main())
     ordered = sorted(latencies)
     print(json.dumps({
         "requests": len(ordered), "failures": len(failures), "first_failure": failures[0] if failures else None,
-        "per_second": len(ordered) / seconds, "p50_ms": statistics.median(ordered),
+        "per_second": len(ordered) / seconds, "cpu_seconds": time.process_time() - cpu_before, "p50_ms": statistics.median(ordered),
         "p99_ms": percentile(ordered, 0.99), "max_ms": ordered[-1],
         "latencies": ordered, "failure_list": failures[:5],
         "paths": {path: {"p50_ms": percentile(sorted(t), 0.5), "p99_ms": percentile(sorted(t), 0.99)} for path, t in by_path.items() if t},
@@ -344,9 +393,15 @@ def load_test(feeds: int, clients: int, seconds: float, think: float) -> dict:
 
     def combined(parts: list[dict]) -> dict:
         polled, spent = sum(p["polled"] for p in parts), sum(p["seconds"] for p in parts)
+        cpu: dict[str, float] = {}
+        for part in parts:
+            for role, seconds_spent in part.get("cpu", {}).items():
+                cpu[role] = cpu.get(role, 0.0) + seconds_spent
         return {"polled": polled, "seconds": spent, "feeds_per_second": polled / spent,
                 "errors": sum(p["errors"] for p in parts), "locked": sum(p["locked"] for p in parts),
-                "windows": [round(p["feeds_per_second"]) for p in parts]}
+                "windows": [round(p["feeds_per_second"]) for p in parts],
+                # CPU per second of window, by role (the monitor process and its workers)
+                "cpu_per_second": {role: round(total / spent, 3) for role, total in sorted(cpu.items())}}
 
     latencies = sorted(t for run in runs for t in run["latencies"])
     failures = [f for run in runs for f in run["failure_list"]]
@@ -358,7 +413,7 @@ def load_test(feeds: int, clients: int, seconds: float, think: float) -> dict:
         "requests": len(latencies), "failures": sum(run["failures"] for run in runs),
         "first_failure": failures[0] if failures else None, "per_second": len(latencies) / seconds,
         "p50_ms": statistics.median(latencies), "p99_ms": percentile(latencies, 0.99), "max_ms": latencies[-1],
-        "paths": by_path,
+        "paths": by_path, "cpu_per_second": sum(run["cpu_seconds"] for run in runs) / seconds,
     }
     return {"alone": combined(windows["alone"]), "loaded": combined(windows["loaded"]), "clients": clients_figures,
             "locked_in_log": err.count("database is locked"), "monitor_errors_in_log": err.count("Traceback")}
@@ -418,6 +473,9 @@ def main(argv: list[str] | None = None) -> int:
               f"p50 {clients['p50_ms']:.1f} ms, p99 {clients['p99_ms']:.1f} ms, max {clients['max_ms']:.1f} ms")
         for path, figures in clients["paths"].items():
             print(f"  {path:<28} p50 {figures['p50_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms (median of the windows)")
+        print("CPU (cores busy) by role, alone -> under load: " + ", ".join(
+            f"{role} {alone['cpu_per_second'].get(role, 0):.2f} -> {share:.2f}" for role, share in loaded["cpu_per_second"].items())
+            + f"; the load clients' own process {clients['cpu_per_second']:.2f}")
         print(f"'database is locked': {result['locked_in_log'] + loaded['locked'] + alone['locked']}")
         stress = not args.think
         if clients["failures"]:

@@ -104,11 +104,16 @@ class StoryMemberArticle:
 
 @dataclass(frozen=True)
 class StoryNotification:
-    """One outbox row of the story: what went (or will go) to one channel for one rule."""
+    """One notification of the story on one channel (an outbox row) with every rule it carries.
+
+    With `[alerts] group_by = "story"` one notification carries every hit of the story routed to
+    the channel (delivery_hits); `update_number` > 0: an update sent because a later hit raised
+    the story's severity (from `raised_from`).
+    """
 
     delivery_id: int
     channel: str
-    rule_id: str
+    rule_id: str  # the primary rule: the highest severity (the webhook's data.rule)
     status: str
     attempts: int
     last_error: str | None
@@ -116,6 +121,14 @@ class StoryNotification:
     sent_at: datetime | None
     created_at: datetime
     webhook_id: str
+    rule_ids: tuple[str, ...] = ()  # every rule it carries, primary first
+    severity: str = ""
+    update_number: int = 0
+    raised_from: str | None = None
+
+    @property
+    def is_update(self) -> bool:
+        return self.update_number > 0
 
 
 @dataclass(frozen=True)
@@ -269,23 +282,48 @@ def story_detail(db: sqlite_utils.Database, story_id: int) -> StoryDetail | None
         names = feeds_of.setdefault(article_id, [])
         if name not in names:
             names.append(name)
-    notifications = db.execute(
-        "SELECT d.id, d.channel, h.rule_id, d.status, d.attempts, d.last_error, d.next_attempt_at, d.sent_at, "
-        "d.created_at, d.idempotency_key FROM hits h JOIN deliveries d ON d.hit_id = h.id "
-        "WHERE h.story_id = ? ORDER BY d.id",
-        [story_id],
-    ).fetchall()
     return StoryDetail(
         summary=summary,
         members=tuple(StoryMemberArticle(a, tuple(feeds_of.get(a.id, [a.feed_name]))) for a in members),
-        notifications=tuple(
-            StoryNotification(
-                delivery_id=r[0], channel=r[1], rule_id=r[2], status=r[3], attempts=r[4], last_error=r[5],
-                next_attempt_at=from_db(r[6]), sent_at=from_db(r[7]), created_at=from_db(r[8]), webhook_id=r[9],
-            )
-            for r in notifications
-        ),
+        notifications=story_notifications(db, story_id),
     )
+
+
+def story_notifications(db: sqlite_utils.Database, story_id: int) -> tuple[StoryNotification, ...]:
+    """The story's notifications in the order they were opened, each with every rule it carries.
+
+    Found through the hits they carry (delivery_hits), not deliveries.story_id: a row written
+    before issue 14, or by enqueue() without a story, still belongs to the story of its hits.
+    """
+    rows = db.execute(
+        "SELECT d.id, d.channel, d.hit_id, d.status, d.attempts, d.last_error, d.next_attempt_at, d.sent_at, "
+        "d.created_at, d.idempotency_key, d.severity, d.update_number, d.raised_from FROM deliveries d "
+        "WHERE d.id IN (SELECT dh.delivery_id FROM hits h JOIN delivery_hits dh ON dh.hit_id = h.id "
+        "WHERE h.story_id = ?) ORDER BY d.id",
+        [story_id],
+    ).fetchall()
+    carried: dict[int, list[tuple[int, str, str]]] = {}
+    for delivery_id, hit_id, rule_id, severity in _in_chunks(
+        db,
+        "SELECT dh.delivery_id, h.id, h.rule_id, h.severity FROM delivery_hits dh JOIN hits h ON h.id = dh.hit_id "
+        "WHERE dh.delivery_id IN ({marks})",
+        [row[0] for row in rows],
+    ):
+        carried.setdefault(delivery_id, []).append((hit_id, rule_id, severity))
+    notifications = []
+    for row in rows:
+        opening_hit = row[2]
+        # The order the channels use (storage/deliveries.py): highest severity first, among
+        # equals the opening hit, then the order the hits came in.
+        hits = sorted(carried.get(row[0], []), key=lambda h: (-SEVERITY_RANK.get(h[2], -1), h[0] != opening_hit, h[0]))
+        rule_ids = tuple(dict.fromkeys(rule_id for _, rule_id, _ in hits))
+        notifications.append(StoryNotification(
+            delivery_id=row[0], channel=row[1], rule_id=rule_ids[0] if rule_ids else "", status=row[3], attempts=row[4],
+            last_error=row[5], next_attempt_at=from_db(row[6]), sent_at=from_db(row[7]), created_at=from_db(row[8]),
+            webhook_id=row[9], rule_ids=rule_ids, severity=row[10] or (hits[0][2] if hits else ""),
+            update_number=row[11] or 0, raised_from=row[12],
+        ))
+    return tuple(notifications)
 
 
 def _summaries(db: sqlite_utils.Database, story_ids: list[int]) -> dict[int, StorySummary]:

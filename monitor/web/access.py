@@ -7,8 +7,9 @@ mute, feeds add/remove) go to the monitor's write thread when the console runs i
 `run` (so they queue behind nothing and never meet "database is locked"), else to one
 thread with a connection of its own.
 
-A short-lived cache of rendered answers (5 s) keeps 50 watchers refreshing the same page from
-running the same query 50 times; any write made through the console clears it.
+A short-lived cache of rendered answers (5 s, then given while one rebuild runs) keeps 50
+watchers refreshing the same page from running the same query 50 times; any write made
+through the console clears it.
 """
 
 from __future__ import annotations
@@ -85,7 +86,13 @@ Writer = Callable[[Work[Any]], Awaitable[Any]]
 
 
 class AnswerCache:
-    """Rendered answers by key for CACHE_SECONDS; `clear()` after a write."""
+    """Rendered answers by key for CACHE_SECONDS; `clear()` after a write.
+
+    An answer past its time is still given while one rebuild runs in the background (stale
+    while revalidate): under load, the requests that arrived during a rebuild waited for it,
+    each busy page once every CACHE_SECONDS, and they made the console's p99 (bench_web.py).
+    Only the first request for a key, or the first after `clear()`, waits for its build.
+    """
 
     def __init__(self, seconds: float = CACHE_SECONDS, entries: int = CACHE_ENTRIES,
                  clock: Callable[[], float] = time.monotonic):
@@ -94,15 +101,26 @@ class AnswerCache:
         self.clock = clock
         self._answers: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
         self._building: dict[Any, asyncio.Future] = {}
+        self._generation = 0  # moved on by clear(): a build begun before it is not kept
+        self._refreshing: set[asyncio.Task] = set()
 
     async def get(self, key: Any, build: Callable[[], Awaitable[T]]) -> T:
         """The cached answer, else one `build()` shared by every request that asks meanwhile."""
-        now = self.clock()
+        if self.seconds <= 0:  # caching off (the benchmark's answer times)
+            return await build()
         found = self._answers.get(key)
-        if found is not None and now - found[0] < self.seconds:
+        if found is not None:
+            if self.clock() - found[0] >= self.seconds and key not in self._building:
+                task = asyncio.get_running_loop().create_task(self._refresh(key, build))
+                self._refreshing.add(task)
+                task.add_done_callback(self._refreshing.discard)
             return found[1]
         if key in self._building:
             return await asyncio.shield(self._building[key])
+        return await self._build(key, build)
+
+    async def _build(self, key: Any, build: Callable[[], Awaitable[T]]) -> T:
+        started, generation = self.clock(), self._generation
         future = asyncio.get_running_loop().create_future()
         self._building[key] = future
         try:
@@ -114,11 +132,20 @@ class AnswerCache:
         finally:
             self._building.pop(key, None)
         future.set_result(answer)
-        self._answers[key] = (now, answer)
-        self._answers.move_to_end(key)
-        while len(self._answers) > self.entries:
-            self._answers.popitem(last=False)
+        if generation == self._generation:
+            self._answers[key] = (started, answer)
+            self._answers.move_to_end(key)
+            while len(self._answers) > self.entries:
+                self._answers.popitem(last=False)
         return answer
+
+    async def _refresh(self, key: Any, build: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            await self._build(key, build)
+        except Exception:
+            # The next request builds it itself, and shows the error if there still is one.
+            self._answers.pop(key, None)
 
     def clear(self) -> None:
         self._answers.clear()
+        self._generation += 1

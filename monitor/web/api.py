@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from monitor.web import atom
 from monitor.web.filters import FilterError, StoryQuery, story_query
-from monitor.web.views import delivery_json, feed_json, story_detail_json, story_json
+from monitor.web.views import delivery_api_json, feed_json, story_detail_json, story_json
 from storage import deliveries, feeds
 from storage.console import StoryFilter, last_success_at, story_detail, story_page, write_problem
 from storage.exceptions import StorageError
@@ -83,7 +83,7 @@ def routes(console: Console) -> list[Route]:
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
             return _problem(400, f"limit: expected 1 to 1000, got {limit_text!r}")
         rows = await console.read(deliveries.list_deliveries, status, int(limit_text))
-        return _json([delivery_json(a) for a in rows])
+        return _json([delivery_api_json(a) for a in rows])
 
     async def openapi(request: Request) -> Response:
         text = (resources.files("monitor.web") / "openapi.yaml").read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import secrets
 from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from monitor.durations import format_duration, parse_duration
 from monitor.routing import routes_for
 from monitor.web import playground
 from monitor.web.filters import FilterError, story_query
-from monitor.web.security import safe_next
+from monitor.web.security import csrf_token, logged_in, safe_next
 from monitor.web.views import failing_first, link, story_reasons, title_segments
 from rules import check_examples
 from storage import deliveries, feeds
@@ -50,6 +51,17 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
+# Stands for the session's CSRF token in a page cached for every session; each answer gets
+# its own token put in. Random per process, so no article text can carry it.
+CSRF_STAND_IN = f"csrf-stand-in-{secrets.token_hex(16)}"
+
+
+def _for_session(request: Request, page: str) -> Response:
+    response = Response(page.replace(CSRF_STAND_IN, csrf_token(request)), media_type="text/html")
+    response.headers["cache-control"] = "no-store"  # it carries the session's CSRF token
+    return response
+
+
 def _htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
@@ -67,7 +79,15 @@ def routes(console: Console, templates: Jinja2Templates) -> list[Route]:
         error = None
         try:
             query = story_query(params, console.now())
-            results = await console.cache.get(("stories", str(request.url.query)), lambda: _story_results(query, params))
+            if not _htmx(request):
+                # The whole page, cached for every session alike: rendering its filters (a
+                # <select> of every feed) took 8 ms of the event loop per request at 1,000 feeds,
+                # and 50 watchers' refreshes took that from the polls (bench/bench_web.py).
+                key = ("stories-page", str(request.url.query), logged_in(request))
+                page = await console.cache.get(key, lambda: console.read(_story_list_page, request, query, params))
+                return _for_session(request, page)
+            results = await console.cache.get(("stories", str(request.url.query)),
+                                              lambda: console.read(_story_rows, query, params))
         except (FilterError, StorageError) as problem:
             error, results = str(problem), Markup("")
         if _htmx(request) and request.headers.get("hx-target") == "stories":
@@ -79,21 +99,24 @@ def routes(console: Console, templates: Jinja2Templates) -> list[Route]:
         }
         return render(request, "stories.html.j2", context, 400 if error else 200)
 
-    async def _story_results(query, params) -> Markup:
+    def _story_rows(db, query, params) -> Markup:
+        # Rendered on the reader thread too: 50 stories' snippets are ~10 ms of Python that
+        # would otherwise hold the event loop the polls and the other requests run on.
         kept = {k: v for k, v in params.items() if k != "after" and v}
-        template = templates.get_template("_story_rows.html.j2")
+        page = story_page(db, query.filters, after=query.after, limit=query.limit)
+        return Markup(templates.get_template("_story_rows.html.j2").render(
+            stories=[(s, story_reasons(s, every=False), title_segments(s), link(s.lead)) for s in page.stories],
+            next_query=urlencode({**kept, "after": page.next_cursor.encode()}) if page.next_cursor else None,
+            first_page=query.after is None,
+        ))
 
-        def query_and_render(db) -> Markup:
-            # Rendered on the reader thread too: 50 stories' snippets are ~10 ms of Python that
-            # would otherwise hold the event loop the polls and the other requests run on.
-            page = story_page(db, query.filters, after=query.after, limit=query.limit)
-            return Markup(template.render(
-                stories=[(s, story_reasons(s, every=False), title_segments(s), link(s.lead)) for s in page.stories],
-                next_query=urlencode({**kept, "after": page.next_cursor.encode()}) if page.next_cursor else None,
-                first_page=query.after is None,
-            ))
-
-        return await console.read(query_and_render)
+    def _story_list_page(db, request: Request, query, params) -> str:
+        """The stories page for any session (its CSRF token a stand-in), on the reader thread."""
+        return templates.get_template("stories.html.j2").render(
+            request=request, csrf=CSRF_STAND_IN, password_set=bool(console.access.password),
+            logged_in=logged_in(request), path=request.url.path, results=_story_rows(db, query, params), error=None,
+            params=params, rules=sorted(console.rules.current.by_id), feeds=feed_names(db), severities=SEVERITIES,
+        )
 
     async def story(request: Request) -> Response:
         story_id = request.path_params["story_id"]

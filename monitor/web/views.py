@@ -16,15 +16,21 @@ from storage.console import StoryDetail, StoryNotification, StoryRule, StorySumm
 from monitor.jsonshapes import (  # noqa: F401 (delivery_json, story_json: the API's names)
     article_json, delivery_json, feed_json, iso, rule_json, story_json, terms_json,
 )
-from storage.types import Article, Feed, MatchedTerm
+from storage.types import Alert, Article, Feed, MatchedTerm
 
 
 def notification_json(notification: StoryNotification) -> dict:
+    """A story's notification, with the names of `alerts list --json` (delivery_json)."""
     waiting = notification.status in ("pending", "failed")
     return {
         "id": notification.delivery_id,
         "channel": notification.channel,
-        "rule": notification.rule_id,
+        "rule": notification.rule_id,  # the highest-severity rule, as in the webhook's data.rule
+        "rules": list(notification.rule_ids),  # every rule the notification carries (issue 14)
+        "update": notification.is_update,
+        "update_number": notification.update_number,
+        "raised_from": notification.raised_from,
+        "severity": notification.severity,
         "status": notification.status,
         "attempts": notification.attempts,
         "last_error": notification.last_error,
@@ -32,6 +38,15 @@ def notification_json(notification: StoryNotification) -> dict:
         "created_at": iso(notification.created_at),
         "sent_at": iso(notification.sent_at),
         "webhook_id": notification.webhook_id,
+    }
+
+
+def delivery_api_json(alert: Alert) -> dict:
+    """/api/deliveries items: `alerts list --json`'s, and which update a notification is."""
+    return {
+        **delivery_json(alert),
+        "update_number": alert.delivery.update_number,
+        "raised_from": alert.delivery.raised_from,
     }
 
 

@@ -69,7 +69,11 @@ def test_stories_filter_by_rule_then_open_a_story(page, served):
     cards.first.locator("a.title").click()
     expect(page.locator("h2", has_text="Why it fired")).to_be_visible()
     expect(page.locator("h2", has_text="Notifications")).to_be_visible()
-    expect(page.locator("#notifications tbody tr").first).to_be_visible()
+    # One notification for the story on its one channel, naming every rule it carries.
+    notification = page.locator("#notifications tbody tr")
+    expect(notification).to_have_count(1)
+    expect(notification.locator(".rule", has_text="tungsten")).to_have_count(1)
+    assert notification.locator(".rule").count() >= 2
 
 
 def test_retry_a_dead_delivery(page, served):
