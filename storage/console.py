@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from storage.articles import _ARTICLE_COLUMNS, _article
+from storage.deliveries import carried_order
 from storage.exceptions import StorageError
 from storage.hits import _terms_from_json
 from storage.timefmt import from_db, to_db
@@ -313,9 +314,8 @@ def story_notifications(db: sqlite_utils.Database, story_id: int) -> tuple[Story
     notifications = []
     for row in rows:
         opening_hit = row[2]
-        # The order the channels use (storage/deliveries.py): highest severity first, among
-        # equals the opening hit, then the order the hits came in.
-        hits = sorted(carried.get(row[0], []), key=lambda h: (-SEVERITY_RANK.get(h[2], -1), h[0] != opening_hit, h[0]))
+        # The order the channels use, so the page names the primary rule the webhook named.
+        hits = sorted(carried.get(row[0], []), key=lambda h: carried_order(h[2], h[0], opening_hit))
         rule_ids = tuple(dict.fromkeys(rule_id for _, rule_id, _ in hits))
         notifications.append(StoryNotification(
             delivery_id=row[0], channel=row[1], rule_id=rule_ids[0] if rule_ids else "", status=row[3], attempts=row[4],

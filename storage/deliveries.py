@@ -250,6 +250,12 @@ _HIT_WIDTH = len(_HIT_COLUMNS.split(","))
 _CHUNK = 500
 
 
+def carried_order(severity: str, hit_id: int | None, opening_hit_id: int | None) -> tuple[int, bool, int]:
+    """Sort key of the hits a notification carries: highest severity first (the first is its
+    primary rule), among equals the opening hit, then the order they came in."""
+    return -SEVERITY_RANK.get(severity, -1), hit_id != opening_hit_id, hit_id or 0
+
+
 def _alerts(db: sqlite_utils.Database, rows: list[tuple]) -> list[Alert]:
     """Alerts for outbox rows, with every hit they carry and their stories' other outlets:
     three queries for the whole batch, not three per alert."""
@@ -263,8 +269,7 @@ def _alerts(db: sqlite_utils.Database, rows: list[tuple]) -> list[Alert]:
     alerts = []
     for delivery, hit, article in opened:
         matched = carried.get(delivery.id) or [HitListing(hit=hit, article=article)]
-        # Highest severity first; among equals the opening hit, then the order they came in.
-        matched.sort(key=lambda m: (-SEVERITY_RANK.get(m.hit.severity, -1), m.hit.id != hit.id, m.hit.id or 0))
+        matched.sort(key=lambda m: carried_order(m.hit.severity, m.hit.id, hit.id))
         others = tuple(member for member in members.get(article.story_id, ()) if member.article_id != article.id)
         alerts.append(Alert(delivery=delivery, hit=matched[0].hit, article=article, also_reported_by=others,
                             matched=tuple(matched)))
