@@ -124,9 +124,9 @@ def load_rules(
     examples: also run every rule's `tests:` examples (see check_examples).
     progress: told how far reading, compiling and the examples have gone.
     """
-    ruleset, trees, order = _read_sources(sources, known_channels, known_feeds, progress)
+    ruleset, trees, alias_terms, order = _read_sources(sources, known_channels, known_feeds, progress)
     if examples and any(r.tests for r in ruleset.rules):
-        matcher = compile_rules(ruleset.rules, ruleset.aliases, trees, progress)
+        matcher = compile_rules(ruleset.rules, ruleset.aliases, trees, progress, alias_terms)
         ruleset = _with_example_failures(ruleset, matcher, order, progress)
     return ruleset
 
@@ -143,8 +143,8 @@ def load_compiled_rules(
     The examples need the matcher anyway: compiling 20,000 rules once instead of
     twice saves seconds, and each query is parsed once, not once per step.
     """
-    ruleset, trees, order = _read_sources(sources, known_channels, known_feeds, progress)
-    matcher = compile_rules(ruleset.rules, ruleset.aliases, trees, progress)
+    ruleset, trees, alias_terms, order = _read_sources(sources, known_channels, known_feeds, progress)
+    matcher = compile_rules(ruleset.rules, ruleset.aliases, trees, progress, alias_terms)
     if any(r.tests for r in ruleset.rules):
         ruleset = _with_example_failures(ruleset, matcher, order, progress)
     return ruleset, matcher
@@ -155,8 +155,9 @@ def _read_sources(
     known_channels: set[str] | None,
     known_feeds: set[str] | None,
     progress: LoadProgress | None = None,
-) -> tuple[RuleSet, dict[str, Node], dict[str, int]]:
-    """The RuleSet without its examples run, each valid query's tree and each file's place."""
+) -> tuple[RuleSet, dict[str, Node], dict[str, tuple[Term, ...]], dict[str, int]]:
+    """The RuleSet without its examples run, each valid query's tree, each alias's terms
+    (so the compiler does not parse the entries again) and each file's place."""
     report = Report()
     files: list[_File] = []
     rule_nodes: list[tuple[_File, MappingNode]] = []
@@ -174,7 +175,7 @@ def _read_sources(
         rule_nodes.extend((file, node) for node in _read_top(file, root, report))
         del root  # the rules' nodes are all that is left of the tree (see _read_top)
 
-    aliases = _merge_aliases(files, report)
+    aliases, alias_terms = _merge_aliases(files, report)
     for file in files:
         file.alias_terms = {name: alias.terms for name, alias in file.aliases.items()}
     rules: list[Rule] = []
@@ -205,7 +206,7 @@ def _read_sources(
         progress("reading rules", total, total)
     order = {name: i for i, (name, _) in enumerate(sources)}
     ruleset = RuleSet(tuple(rules), aliases, _by_place(report.problems, order), _by_place(report.warnings, order))
-    return ruleset, trees, order
+    return ruleset, trees, alias_terms, order
 
 
 def _by_place(problems: list[Problem], order: dict[str, int]) -> tuple[Problem, ...]:
@@ -329,7 +330,10 @@ def _alias_entry(file: _File, name: str, item: Any, report: Report) -> Term | No
     return None
 
 
-def _merge_aliases(files: list[_File], report: Report) -> dict[str, tuple[str, ...]]:
+def _merge_aliases(
+    files: list[_File], report: Report
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[Term, ...]]]:
+    """Every file's aliases in one namespace: name -> entries, and name -> their terms."""
     merged: dict[str, _Alias] = {}
     for file in files:
         for name, alias in file.aliases.items():
@@ -342,7 +346,8 @@ def _merge_aliases(files: list[_File], report: Report) -> dict[str, tuple[str, .
                     f"alias {name!r} is defined differently at {other.location}; all files share alias names, so rename one",
                 )
                 file.conflicting.add(name)
-    return {name: alias.entries for name, alias in merged.items()}
+    entries = {name: alias.entries for name, alias in merged.items()}
+    return entries, {name: alias.terms for name, alias in merged.items()}
 
 
 # --- rules --------------------------------------------------------------------

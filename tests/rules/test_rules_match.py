@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules import Document, Rule, RulesError, RuleSyntaxError, compile_rules, parse_query, tokenise
+from rules import Document, Rule, RulesError, RuleSyntaxError, Term, compile_rules, parse_query, tokenise
 from rules_reference import reference
 
 ALIASES = {
@@ -354,3 +354,13 @@ def test_matcher_agrees_with_reference(queries: list[str], docs: list[tuple[str,
                     assert tokenise(t.text)[: len(term_words) - 1] == term_words[:-1]
                     # the reported text starts with the term, not with what stood before it
                     assert tokenise(t.text)[0].startswith(term_words[0])
+
+
+def test_aliases_already_parsed_are_not_parsed_again():
+    # The loader hands over the terms it parsed while checking the entries; the compiler
+    # uses them as given (a term that differs from its entry shows which one was used).
+    rules = [Rule(id="r", query="@metal")]
+    given = compile_rules(rules, {"metal": ["gold"]}, alias_terms={"metal": (Term("silver"),)})
+    assert given.match(Document(title="silver prices")) and not given.match(Document(title="gold prices"))
+    parsed = compile_rules(rules, {"metal": ["gold"]})
+    assert parsed.match(Document(title="gold prices")) and not parsed.match(Document(title="silver prices"))
