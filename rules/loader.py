@@ -34,9 +34,8 @@ Examples are checked by `load_rules` itself (`examples=False` turns it off);
 from __future__ import annotations
 
 import re
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .compile import compile_rules, needs_a_term, parse_alias_entry
 from .durations import digest_problem, duration_problem
@@ -63,20 +62,23 @@ from .yaml_checks import (
     check_nonempty_str,
     check_str,
     check_str_list,
+    checked_key,
     get,
     is_null,
     mapping_items,
     suggest,
 )
 from .yaml_source import (
+    FastParserRefused,
     MappingNode,
     ScalarNode,
     SequenceNode,
+    TopPart,
     YamlProblem,
-    compose,
     location,
     position_in_scalar,
     scalar_value,
+    top_level,
 )
 
 __all__ = ["load_rules", "load_compiled_rules", "check_examples", "RULE_KEYS", "EXAMPLE_KEYS"]
@@ -102,10 +104,9 @@ class _Alias:
 class _File:
     name: str
     text: str
+    merged: dict[str, _Alias] = field(default_factory=dict)  # the aliases of the files before it
     aliases: dict[str, _Alias] = field(default_factory=dict)
     conflicting: set[str] = field(default_factory=set)
-    # name -> terms, built once all aliases are read: each rule's query check needs it
-    alias_terms: dict[str, tuple[Term, ...]] = field(default_factory=dict)
 
 
 @gc_paused()
@@ -157,56 +158,142 @@ def _read_sources(
     progress: LoadProgress | None = None,
 ) -> tuple[RuleSet, dict[str, Node], dict[str, tuple[Term, ...]], dict[str, int]]:
     """The RuleSet without its examples run, each valid query's tree, each alias's terms
-    (so the compiler does not parse the entries again) and each file's place."""
-    report = Report()
-    files: list[_File] = []
-    rule_nodes: list[tuple[_File, MappingNode]] = []
-    for name, text in sources:
-        file = _File(name, text)
-        files.append(file)
-        try:
-            root = compose(text)
-        except YamlProblem as e:
-            report.error(SourceLocation(name, e.line, e.column), e.message)
-            continue
-        except RecursionError:
-            report.error(SourceLocation(name, 1, 1), "YAML nested too deeply to read")
-            continue
-        rule_nodes.extend((file, node) for node in _read_top(file, root, report))
-        del root  # the rules' nodes are all that is left of the tree (see _read_top)
+    (so the compiler does not parse the entries again) and each file's place.
 
-    aliases, alias_terms = _merge_aliases(files, report)
-    for file in files:
-        file.alias_terms = {name: alias.terms for name, alias in file.aliases.items()}
+    Files are read in order, each rule as soon as it is composed (see yaml_source.top_level):
+    a rule's nodes are gone before the next rule's are made."""
+    report = Report()
+    merged: dict[str, _Alias] = {}  # every good file's aliases so far, in one namespace
     rules: list[Rule] = []
     trees: dict[str, Node] = {}
     first_seen: dict[str, SourceLocation] = {}
-    total = len(rule_nodes)
-    pending = deque(rule_nodes)
-    del rule_nodes  # a rule's nodes go as soon as it is read: 20,000 rules' nodes took 170 MB
-    number = 0
-    while pending:
-        file, node = pending.popleft()
-        number += 1
-        if progress is not None and number % PROGRESS_STEP == 0:
-            progress("reading rules", number, total)
-        rule = _read_rule(file, node, report, known_channels, known_feeds, trees)
-        if rule is None:
+    count = _Count(progress, sum(len(_RULE_START.findall(text)) for _, text in sources))
+    for name, text in sources:
+        file = _File(name, text, merged=merged)
+        read = _read_file(file, _RuleReader(file, known_channels, known_feeds, trees, count))
+        if isinstance(read, Problem):
+            report.problems.append(read)  # a file YAML cannot read gives no rules and no aliases
             continue
-        assert rule.location is not None
-        if rule.id in first_seen:
-            id_node = get(node, "id")
-            where = location(file.name, id_node) if id_node is not None else rule.location
-            report.error(where, f"duplicate rule id {rule.id!r} (first defined at {first_seen[rule.id]})")
-            continue
-        first_seen[rule.id] = rule.location
-        rules.append(rule)
-
-    if progress is not None:
-        progress("reading rules", total, total)
+        report.problems.extend(read.report.problems)
+        report.warnings.extend(read.report.warnings)
+        for alias_name, alias in file.aliases.items():
+            merged.setdefault(alias_name, alias)
+        for rule, id_where in read.rules:
+            assert rule.location is not None
+            if rule.id in first_seen:
+                report.error(id_where, f"duplicate rule id {rule.id!r} (first defined at {first_seen[rule.id]})")
+                continue
+            first_seen[rule.id] = rule.location
+            rules.append(rule)
+    count.done()
     order = {name: i for i, (name, _) in enumerate(sources)}
+    aliases = {alias_name: alias.entries for alias_name, alias in merged.items()}
+    alias_terms = {alias_name: alias.terms for alias_name, alias in merged.items()}
     ruleset = RuleSet(tuple(rules), aliases, _by_place(report.problems, order), _by_place(report.warnings, order))
     return ruleset, trees, alias_terms, order
+
+
+# A line that starts a rule, as rules files write them: for the progress total only.
+_RULE_START = re.compile(r"^[ \t]*- *(?:\{ *)?id *:", re.MULTILINE)
+
+
+class _Count:
+    """Rules read so far, told to `progress` every PROGRESS_STEP rules; the total is
+    guessed from the text (a rule written another way only makes the guess low)."""
+
+    def __init__(self, progress: LoadProgress | None, expected: int):
+        self.progress = progress
+        self.expected = expected
+        self.number = 0
+
+    def one(self) -> None:
+        self.number += 1
+        if self.progress is not None and self.number % PROGRESS_STEP == 0:
+            self.progress("reading rules", self.number, max(self.expected, self.number))
+
+    def done(self) -> None:
+        if self.progress is not None:
+            self.progress("reading rules", self.number, self.number)
+
+
+@dataclass
+class _FileRead:
+    rules: list[tuple[Rule, SourceLocation]]  # each with where its id is written
+    report: Report
+
+
+@dataclass
+class _RuleReader:
+    """Reads one rule node into a Rule for its file; counts it."""
+
+    file: _File
+    known_channels: set[str] | None
+    known_feeds: set[str] | None
+    trees: dict[str, Node]
+    count: _Count
+
+    def __call__(self, node: MappingNode, report: Report, out: list[tuple[Rule, SourceLocation]]) -> None:
+        self.count.one()
+        rule = _read_rule(self.file, node, report, self.known_channels, self.known_feeds, self.trees)
+        if rule is None:
+            return
+        assert rule.location is not None
+        id_node = get(node, "id")
+        out.append((rule, location(self.file.name, id_node) if id_node is not None else rule.location))
+
+
+def _read_file(file: _File, read_rule: _RuleReader) -> _FileRead | Problem:
+    """One file's rules and problems, or the one problem that YAML cannot read it."""
+    try:
+        try:
+            return _read_parts(file, top_level(file.text), read_rule)
+        except FastParserRefused:
+            file.aliases.clear()
+            file.conflicting.clear()
+            return _read_parts(file, top_level(file.text, pure=True), read_rule)
+    except YamlProblem as e:
+        problem = Problem(SourceLocation(file.name, e.line, e.column), e.message)
+    except RecursionError:
+        problem = Problem(SourceLocation(file.name, 1, 1), "YAML nested too deeply to read")
+    file.aliases.clear()
+    return problem
+
+
+def _read_parts(file: _File, parts: Iterator[TopPart], read_rule: _RuleReader) -> _FileRead:
+    report = Report()
+    read: _FileRead = _FileRead([], report)
+    seen: dict[str, SourceLocation] = {}
+    waiting: list[MappingNode] = []  # rules composed before the file's aliases were read
+    rules_key: Any = None  # the key node whose list items are this file's rules
+    for part in parts:
+        if part.kind == "root":
+            report.error(location(file.name, part.value), "a rules file is a mapping with 'aliases' and 'rules'")
+            continue
+        if part.kind == "item":
+            if part.key is not rules_key:
+                continue  # an item of a list that is not the rules (its key was reported)
+            if not isinstance(part.value, MappingNode):
+                report.error(location(file.name, part.value), "each rule must be a mapping with at least 'id' and 'query'")
+            elif "aliases" in seen:
+                read_rule(part.value, report, read.rules)
+            else:
+                waiting.append(part.value)  # an 'aliases' entry may still come
+            continue
+        key = checked_key(file, part.key, report, TOP_KEYS, "at the top of the file", seen)
+        if key == "aliases":
+            _read_aliases(file, part.value, report)
+            _note_conflicts(file, report)
+            for node in waiting:
+                read_rule(node, report, read.rules)
+            waiting.clear()
+        elif key == "rules" and not is_null(part.value):
+            if isinstance(part.value, SequenceNode):
+                rules_key = part.key
+            else:
+                report.error(location(file.name, part.value), "'rules' must be a list of rules (each item starting with '- id:')")
+    for node in waiting:
+        read_rule(node, report, read.rules)
+    return read
 
 
 def _by_place(problems: list[Problem], order: dict[str, int]) -> tuple[Problem, ...]:
@@ -254,31 +341,6 @@ def check_examples(
 
 
 # --- top level and aliases ----------------------------------------------------
-
-
-def _read_top(file: _File, root: Any, report: Report) -> list[MappingNode]:
-    if root is None:
-        return []  # an empty file is allowed
-    if not isinstance(root, MappingNode):
-        report.error(location(file.name, root), "a rules file is a mapping with 'aliases' and 'rules'")
-        return []
-    rules: list[MappingNode] = []
-    for key, value in mapping_items(file, root, report, TOP_KEYS, "at the top of the file"):
-        if key == "aliases":
-            _read_aliases(file, value, report)
-        elif key == "rules":
-            if is_null(value):
-                continue
-            if not isinstance(value, SequenceNode):
-                report.error(location(file.name, value), "'rules' must be a list of rules (each item starting with '- id:')")
-                continue
-            for item in value.value:
-                if isinstance(item, MappingNode):
-                    rules.append(item)
-                else:
-                    report.error(location(file.name, item), "each rule must be a mapping with at least 'id' and 'query'")
-            value.value = []  # the caller holds the rules' nodes alone, and frees each once read
-    return rules
 
 
 def _read_aliases(file: _File, node: Any, report: Report) -> None:
@@ -330,24 +392,17 @@ def _alias_entry(file: _File, name: str, item: Any, report: Report) -> Term | No
     return None
 
 
-def _merge_aliases(
-    files: list[_File], report: Report
-) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[Term, ...]]]:
-    """Every file's aliases in one namespace: name -> entries, and name -> their terms."""
-    merged: dict[str, _Alias] = {}
-    for file in files:
-        for name, alias in file.aliases.items():
-            other = merged.get(name)
-            if other is None:
-                merged[name] = alias
-            elif other.terms != alias.terms:
-                report.error(
-                    alias.location,
-                    f"alias {name!r} is defined differently at {other.location}; all files share alias names, so rename one",
-                )
-                file.conflicting.add(name)
-    entries = {name: alias.entries for name, alias in merged.items()}
-    return entries, {name: alias.terms for name, alias in merged.items()}
+def _note_conflicts(file: _File, report: Report) -> None:
+    """All files share one alias namespace: an alias that an earlier file defines
+    differently is a problem here, and the rules of this file cannot use it."""
+    for name, alias in file.aliases.items():
+        other = file.merged.get(name)
+        if other is not None and other.terms != alias.terms:
+            report.error(
+                alias.location,
+                f"alias {name!r} is defined differently at {other.location}; all files share alias names, so rename one",
+            )
+            file.conflicting.add(name)
 
 
 # --- rules --------------------------------------------------------------------

@@ -15,7 +15,7 @@ from .yaml_source import MappingNode, ScalarNode, SequenceNode, location, scalar
 
 __all__ = [
     "INVALID", "Report", "Source", "check_str", "check_nonempty_str", "check_bool", "check_str_list",
-    "mapping_items", "get", "is_null", "suggest",
+    "mapping_items", "checked_key", "get", "is_null", "suggest",
 ]  # fmt: skip
 
 INVALID: Any = object()  # what a check returns after reporting a problem
@@ -80,19 +80,29 @@ def mapping_items(
     """(key, value node) of a mapping; reports unknown, duplicate and non-text keys."""
     seen: dict[str, SourceLocation] = {}
     for key_node, value in node.value:
-        here = location(file.name, key_node)
-        key = key_node.value if isinstance(key_node, ScalarNode) else None
-        if not isinstance(key, str):
-            report.error(here, f"keys must be text {where}")
-            continue
-        if key not in known:
-            report.error(here, f"unknown key {key!r} {where}{suggest(key, set(known), True)}")
-            continue
-        if key in seen:
-            report.error(here, f"duplicate key {key!r} {where} (first at line {seen[key].line})")
-            continue
-        seen[key] = here
-        yield key, value
+        key = checked_key(file, key_node, report, known, where, seen)
+        if key is not None:
+            yield key, value
+
+
+def checked_key(
+    file: Source, key_node: Any, report: Report, known: tuple[str, ...], where: str, seen: dict[str, SourceLocation]
+) -> str | None:
+    """A mapping key that is text, known and not seen before (then noted in `seen`);
+    None, with the problem reported, for any other."""
+    here = location(file.name, key_node)
+    key = key_node.value if isinstance(key_node, ScalarNode) else None
+    if not isinstance(key, str):
+        report.error(here, f"keys must be text {where}")
+        return None
+    if key not in known:
+        report.error(here, f"unknown key {key!r} {where}{suggest(key, set(known), True)}")
+        return None
+    if key in seen:
+        report.error(here, f"duplicate key {key!r} {where} (first at line {seen[key].line})")
+        return None
+    seen[key] = here
+    return key
 
 
 def get(node: MappingNode, key: str) -> Any:

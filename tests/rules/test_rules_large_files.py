@@ -15,7 +15,7 @@ import yaml
 from rules import load_compiled_rules, load_rules, parse_query
 from rules.compile import KeyRegistry, necessary_clauses, needs_a_term, plan_query
 from rules.query import Term
-from rules.yaml_source import FAST_LOADER, compose
+from rules.yaml_source import FAST_LOADER, FastParserRefused, YamlProblem, compose, top_level
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -88,3 +88,106 @@ def test_loading_reports_its_progress_stage_by_stage() -> None:
     for stage in stages:
         counts = [done for s, done, _ in seen if s == stage]
         assert counts == sorted(counts) and counts[-1] == 2000 and len(counts) >= 4  # every 500 rules and at the end
+
+
+# --- one rule at a time (yaml_source.top_level) ---------------------------------------
+
+
+def _signature(node):
+    """Everything of a node the loader reads: kind, tag, value, style and marks."""
+    mark = (type(node).__name__, node.tag, node.start_mark.line, node.start_mark.column, node.start_mark.index)
+    if isinstance(node, yaml.ScalarNode):
+        return (*mark, node.end_mark.index, node.value, node.style or None)
+    if isinstance(node, yaml.MappingNode):
+        return (*mark, node.end_mark.index, tuple((_signature(k), _signature(v)) for k, v in node.value))
+    return (*mark, node.end_mark.index, tuple(_signature(item) for item in node.value))
+
+
+def _from_parts(text: str, pure: bool) -> object:
+    entries: list[list] = []
+    for part in top_level(text, pure):
+        if part.kind == "root":
+            return _signature(part.value)
+        if part.kind == "entry":
+            entries.append([part.key, part.value])
+        else:
+            entries[-1][1].value.append(part.value)  # an item of the entry's list
+    return tuple((_signature(k), _signature(v)) for k, v in entries)
+
+
+def _from_compose(text: str, loader: type) -> object:
+    root = yaml.compose(text, Loader=loader)
+    if root is None:
+        return ()
+    if isinstance(root, yaml.MappingNode):
+        return tuple((_signature(k), _signature(v)) for k, v in root.value)
+    return _signature(root)
+
+
+TRICKY = [
+    "", "# only a comment\n", "- 1\n- 2\n", "just text", "a: &x 1\nb: *x\n", "? [a, b]\n: c\n", "rules: []\n",
+    "rules:\n- id: a\n  query: !!str 12\n  enabled: yes\n  when: 2024-01-02\n  empty:\n  null: ~\n  quoted: '1'\n",
+    "aliases: {a: [x, 'y z']}\nrules:\n  - id: r\n    query: |\n      gold\n      silver\n    tests: [{title: t, match: true}]\n",
+]
+BROKEN = ["--- a\n--- b\n", "a: *nope\n", "a: &x 1\nb: &x 2\n", 'rules:\n  - id: a\n    query: "gold\n', "a: \x07\n", "a: [1,\n"]
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["libyaml", "pure"])
+def test_top_level_parts_are_the_nodes_compose_makes(pure: bool) -> None:
+    if not pure and FAST_LOADER is None:
+        pytest.skip("PyYAML built without libyaml")
+    data = Path(__file__).resolve().parents[1] / "data"
+    packs = Path(__file__).resolve().parents[2] / "rules" / "packs"
+    texts = [*TRICKY, BIG, *(p.read_text(encoding="utf-8") for p in [*data.glob("*.yaml"), *packs.glob("*.yaml")])]
+    loader = yaml.SafeLoader if pure else FAST_LOADER
+    for text in texts:
+        assert _from_parts(text, pure) == _from_compose(text, loader), text[:80]
+
+
+def test_a_broken_document_reads_as_compose_says() -> None:
+    for text in BROKEN:
+        with pytest.raises(YamlProblem) as composed:
+            compose(text)
+        with pytest.raises((FastParserRefused, YamlProblem)):
+            list(top_level(text))
+        with pytest.raises(YamlProblem) as streamed:
+            list(top_level(text, pure=True))
+        expected = composed.value
+        assert (streamed.value.line, streamed.value.column, streamed.value.message) == (
+            expected.line, expected.column, expected.message,
+        ), text  # fmt: skip
+
+
+def test_loading_never_holds_the_whole_node_tree() -> None:
+    # A rule's nodes are read and dropped before the next rule's are made: the whole load,
+    # rules and query trees included, peaks below the node tree of the file alone.
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        root = compose(BIG)
+        tree_peak = tracemalloc.get_traced_memory()[1]
+        del root
+        gc.collect()
+        tracemalloc.reset_peak()
+        ruleset = load_rules([("big.yaml", BIG)], examples=False)
+        load_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(ruleset.rules) == 2000
+    assert load_peak < tree_peak * 0.7, (load_peak, tree_peak)
+
+
+def test_rules_before_aliases_and_a_file_broken_at_its_end() -> None:
+    # Rules composed before their file's aliases wait for them; a file that YAML cannot
+    # read to its end gives no rules and no aliases, though its first rules were read.
+    first = "rules:\n  - {id: uses-alias, query: '@metals'}\naliases:\n  metals: [gold, tin]\n"
+    broken = "aliases:\n  late: [lead]\nrules:\n  - {id: early, query: lead}\n  - {id: cut, query: \"gold\n"
+    third = "rules:\n  - {id: needs-late, query: '@late'}\n"
+    ruleset = load_rules([("a.yaml", first), ("b.yaml", broken), ("c.yaml", third)])
+    assert [r.id for r in ruleset.rules] == ["uses-alias"]
+    assert [str(p).split(": ", 1)[0] for p in ruleset.problems] == ["b.yaml:6:1", "c.yaml:2:30"]
+    assert "unknown alias @late" in str(ruleset.problems[1])
+    assert set(ruleset.aliases) == {"metals"}
