@@ -16,6 +16,7 @@ from pathlib import Path
 
 from monitor.exceptions import RulesFileError
 from rules import Matcher, RuleSet, load_compiled_rules, load_rules
+from rules.gc_pause import gc_paused
 from rules.types import LoadProgress, Problem, Rule, SourceLocation
 
 log = logging.getLogger("minerals_monitor.rules")
@@ -54,8 +55,9 @@ def load_rule_set(
     """Read and validate rules files; unreadable files are problems like any other."""
     _freeze_heap_at_exit()
     sources, unreadable = read_sources(files)
-    ruleset = load_rules(sources, known_channels=known_channels, known_feeds=known_feeds, progress=progress)
-    _settle_heap(len(ruleset.rules))
+    with gc_paused():  # frozen before the collector runs again (see _settle_heap)
+        ruleset = load_rules(sources, known_channels=known_channels, known_feeds=known_feeds, progress=progress)
+        _settle_heap(len(ruleset.rules))
     return _with_file_problems(ruleset, sources, unreadable)
 
 
@@ -99,8 +101,9 @@ def load_rule_files(
     when the examples compiled their own)."""
     _freeze_heap_at_exit()
     sources, unreadable = read_sources(files)
-    ruleset, matcher = load_compiled_rules(sources, known_channels, known_feeds, progress)
-    _settle_heap(len(ruleset.rules))
+    with gc_paused():  # frozen before the collector runs again (see _settle_heap)
+        ruleset, matcher = load_compiled_rules(sources, known_channels, known_feeds, progress)
+        _settle_heap(len(ruleset.rules))
     ruleset = _with_file_problems(ruleset, sources, unreadable)
     return LoadedRules(ruleset=ruleset, matcher=matcher, by_id={r.id: r for r in ruleset.rules}, files=files)
 

@@ -167,7 +167,7 @@ def _read_sources(
     rules: list[Rule] = []
     trees: dict[str, Node] = {}
     first_seen: dict[str, SourceLocation] = {}
-    count = _Count(progress, sum(len(_RULE_START.findall(text)) for _, text in sources))
+    count = _Count(progress, sum(text.count("- id:") + text.count("{id:") for _, text in sources))
     for name, text in sources:
         file = _File(name, text, merged=merged)
         read = _read_file(file, _RuleReader(file, known_channels, known_feeds, trees, count))
@@ -193,13 +193,10 @@ def _read_sources(
     return ruleset, trees, alias_terms, order
 
 
-# A line that starts a rule, as rules files write them: for the progress total only.
-_RULE_START = re.compile(r"^[ \t]*- *(?:\{ *)?id *:", re.MULTILINE)
-
-
 class _Count:
     """Rules read so far, told to `progress` every PROGRESS_STEP rules; the total is
-    guessed from the text (a rule written another way only makes the guess low)."""
+    guessed from the text ("- id:" and "{id:"; a rule written another way only makes the
+    guess low)."""
 
     def __init__(self, progress: LoadProgress | None, expected: int):
         self.progress = progress
@@ -262,7 +259,7 @@ def _read_file(file: _File, read_rule: _RuleReader) -> _FileRead | Problem:
 def _read_parts(file: _File, parts: Iterator[TopPart], read_rule: _RuleReader) -> _FileRead:
     report = Report()
     read: _FileRead = _FileRead([], report)
-    seen: dict[str, SourceLocation] = {}
+    seen: dict[str, Any] = {}  # top-level key -> its node
     waiting: list[MappingNode] = []  # rules composed before the file's aliases were read
     rules_key: Any = None  # the key node whose list items are this file's rules
     for part in parts:

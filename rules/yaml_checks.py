@@ -78,7 +78,7 @@ def mapping_items(
     file: Source, node: MappingNode, report: Report, known: tuple[str, ...], where: str
 ) -> Iterator[tuple[str, Any]]:
     """(key, value node) of a mapping; reports unknown, duplicate and non-text keys."""
-    seen: dict[str, SourceLocation] = {}
+    seen: dict[str, Any] = {}
     for key_node, value in node.value:
         key = checked_key(file, key_node, report, known, where, seen)
         if key is not None:
@@ -86,22 +86,23 @@ def mapping_items(
 
 
 def checked_key(
-    file: Source, key_node: Any, report: Report, known: tuple[str, ...], where: str, seen: dict[str, SourceLocation]
+    file: Source, key_node: Any, report: Report, known: tuple[str, ...], where: str, seen: dict[str, Any]
 ) -> str | None:
-    """A mapping key that is text, known and not seen before (then noted in `seen`);
-    None, with the problem reported, for any other."""
-    here = location(file.name, key_node)
+    """A mapping key that is text, known and not seen before (then noted in `seen`, with
+    its node); None, with the problem reported, for any other. Locations are made only
+    for problems: a 20,000-rule file has 240,000 keys."""
     key = key_node.value if isinstance(key_node, ScalarNode) else None
     if not isinstance(key, str):
-        report.error(here, f"keys must be text {where}")
+        report.error(location(file.name, key_node), f"keys must be text {where}")
         return None
     if key not in known:
-        report.error(here, f"unknown key {key!r} {where}{suggest(key, set(known), True)}")
+        report.error(location(file.name, key_node), f"unknown key {key!r} {where}{suggest(key, set(known), True)}")
         return None
     if key in seen:
-        report.error(here, f"duplicate key {key!r} {where} (first at line {seen[key].line})")
+        first = seen[key].start_mark.line + 1
+        report.error(location(file.name, key_node), f"duplicate key {key!r} {where} (first at line {first})")
         return None
-    seen[key] = here
+    seen[key] = key_node
     return key
 
 
