@@ -365,7 +365,8 @@ def compile_rules(
         compiled.append(cr)
         clauses.append(need)
 
-    matcher = Matcher(compiled, keys.specs, keys.automaton(), _index(compiled, clauses, keys.specs))
+    specs = keys.specs  # not the registry: its table of every term goes once compiled
+    matcher = Matcher(compiled, specs, keys.automaton(), lambda: _index(compiled, clauses, specs))
     if progress is not None:
         progress("compiling rules", len(rule_list), len(rule_list))
     return matcher
@@ -450,6 +451,7 @@ def _flat_terms(node: PlanNode) -> tuple[TermRef, ...] | None:
     return None
 
 
+@gc_paused()  # built by the first match, after the load's own pause
 def _index(
     compiled: list[CompiledRule], clauses: list[list[frozenset[int]]], specs: list[KeySpec]
 ) -> CandidateIndex:

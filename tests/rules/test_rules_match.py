@@ -364,3 +364,32 @@ def test_aliases_already_parsed_are_not_parsed_again():
     assert given.match(Document(title="silver prices")) and not given.match(Document(title="gold prices"))
     parsed = compile_rules(rules, {"metal": ["gold"]})
     assert parsed.match(Document(title="gold prices")) and not parsed.match(Document(title="silver prices"))
+
+
+def test_query_is_true_is_what_an_example_checks_whatever_enabled_and_feeds_say() -> None:
+    rules = [
+        Rule(id="off", query="antimony AND Pakistan", enabled=False, feeds=("dawn",)),
+        Rule(id="on", query="antimony NOT cricket"),
+    ]
+    matcher = compile_rules(rules)
+    doc = Document(title="Antimony from Pakistan", feed="reuters")
+    assert matcher.match_rule("off", doc) is None  # disabled, and another feed
+    assert matcher.query_is_true("off", doc) is True
+    assert matcher.query_is_true("on", Document(title="antimony and cricket")) is False
+    with pytest.raises(RulesError):
+        matcher.query_is_true("nosuch", doc)
+
+
+def test_a_matcher_shared_by_threads_builds_its_index_once_and_answers_alike() -> None:
+    # The candidate index is built by the first match; threads racing to it must all see
+    # the same, whole index.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rules = [Rule(id=f"r{n}", query=f"metal{n} AND (Pakistan OR Chile)") for n in range(3000)]
+    doc = Document(title="metal7 metal2999 from Chile", content="metal12 in Pakistan")
+    expected = [m.rule_id for m in compile_rules(rules).match(doc)]
+    assert expected == ["r7", "r12", "r2999"]  # words, not prefixes: metal2999 is not metal2
+    matcher = compile_rules(rules)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: [m.rule_id for m in matcher.match(doc)], range(32)))
+    assert all(answer == expected for answer in answers)
