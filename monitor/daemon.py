@@ -10,7 +10,8 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import AsyncExitStack
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import AsyncExitStack, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TextIO, TypeVar
@@ -30,6 +31,7 @@ from monitor.faults import FaultLog
 from monitor.fetch.pool import FetchPool
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
+from rules.types import LoadProgress
 from monitor.writer import Unstored, WriteThread
 from storage import RunLock, articles, feed_moves, feeds, open_database, transaction
 from storage import stories as storage_stories
@@ -74,8 +76,10 @@ class Monitor:
         use_write_thread: bool = True,
         take_lock: bool = True,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rules_progress: Callable[[], ContextManager[LoadProgress]] | None = None,
     ):
         self.config = config
+        self.rules_progress = rules_progress  # shows the rules loading at start (a big set takes seconds)
         self.console_stream = console_stream
         self.transport_factory = transport_factory
         self.executor = executor
@@ -103,7 +107,8 @@ class Monitor:
     async def _start(self) -> Monitor:
         config = self.config
         # Rules first: a bad or empty rules set stops the start before anything is opened or polled.
-        self.rules = RulesHolder(config.rules_files, known_channels=set(config.channels))
+        with self.rules_progress() if self.rules_progress else nullcontext() as progress:
+            self.rules = RulesHolder(config.rules_files, known_channels=set(config.channels), progress=progress)
         if self.take_lock:
             self._stack.enter_context(RunLock(config.storage_path))
         # Runs after every connection is closed (callbacks run in reverse), still under the run lock.

@@ -154,13 +154,16 @@ class RulesHolder:
     """The live rules of a running monitor. A bad edit never replaces the last good rules.
 
     Raises RulesFileError when the files have any problem at start (the monitor does not
-    start on a bad or empty set)."""
+    start on a bad or empty set). progress: told how the first load goes (a big set takes
+    seconds); reloads run in the background and tell nobody."""
 
-    def __init__(self, files: tuple[Path, ...], known_channels: set[str] | None = None):
+    def __init__(
+        self, files: tuple[Path, ...], known_channels: set[str] | None = None, progress: LoadProgress | None = None
+    ):
         self.files = files
         self.known_channels = known_channels
         self._stamps = self._file_stamps()
-        self.current = load_rule_files(files, known_channels)
+        self.current = load_rule_files(files, known_channels, progress=progress)
         problems = list(self.current.ruleset.problems)
         if not problems and not self.current.ruleset.rules:
             problems.append(f"{', '.join(str(f) for f in files) or '[rules] files'}: no rules to match articles against")

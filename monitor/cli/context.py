@@ -164,6 +164,45 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     return f"in {text}" if future else f"{text} ago"
 
 
+class LoadProgressBar:
+    """Rules-loading progress on stderr (a rules.types.LoadProgress), shown only once
+    loading has taken a second (a 20,000-rule file takes a few) and only on a terminal,
+    like every progress bar here."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._started = self._clock()
+        self._bar = None
+        self._task = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._bar is None:
+            if not stderr.is_terminal or self._clock() - self._started < 1.0 or done >= total:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 console=stderr, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(stage, total=total)
+        self._bar.update(self._task, description=stage, completed=done, total=total)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@contextmanager
+def load_progress() -> Iterator[LoadProgressBar]:
+    progress = LoadProgressBar()
+    try:
+        yield progress
+    finally:
+        progress.close()
+
+
 @contextmanager
 def progress_bar(total: int, description: str) -> Iterator[Callable[[int], None]]:
     """A Rich progress bar on stderr (hidden when not a terminal); yields advance(n)."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monitor.cli.context import EXIT_PROBLEMS, did_you_mean, plural, print_json, progress_bar, since_option, state, stderr, stdout
+from monitor.cli.context import (
+    EXIT_PROBLEMS, did_you_mean, load_progress, plural, print_json, progress_bar, since_option, state, stderr, stdout,
+)  # fmt: skip
 from monitor.cli.safe_text import literal
 from monitor.exceptions import ConfigError
 
@@ -30,44 +30,6 @@ def _known_channels(ctx: typer.Context) -> set[str] | None:
         return None
 
 
-class _LoadProgress:
-    """Loading progress on stderr, shown only once loading has taken a second (a
-    20,000-rule file takes a few) and only on a terminal, like every progress bar here."""
-
-    def __init__(self) -> None:
-        import time
-
-        self._clock = time.monotonic
-        self._started = self._clock()
-        self._bar = None
-        self._task = None
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._bar is None:
-            if not stderr.is_terminal or self._clock() - self._started < 1.0 or done >= total:
-                return
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 console=stderr, transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task(stage, total=total)
-        self._bar.update(self._task, description=stage, completed=done, total=total)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-
-@contextmanager
-def _load_progress() -> Iterator[_LoadProgress]:
-    progress = _LoadProgress()
-    try:
-        yield progress
-    finally:
-        progress.close()
-
-
 @app.command("check")
 def check(
     ctx: typer.Context,
@@ -78,7 +40,7 @@ def check(
     from monitor.rulesource import load_rule_set
 
     known_channels = _known_channels(ctx)
-    with _load_progress() as progress:
+    with load_progress() as progress:
         ruleset = load_rule_set(tuple(files), known_channels=known_channels, progress=progress)
     if as_json:
         print_json(
@@ -113,7 +75,7 @@ def _load_matcher(ctx: typer.Context, files: tuple[Path, ...]):
     from monitor.rulesource import load_rule_files
 
     known_channels = _known_channels(ctx)
-    with _load_progress() as progress:
+    with load_progress() as progress:
         loaded = load_rule_files(files, known_channels=known_channels, progress=progress)
     for problem in loaded.ruleset.problems:
         stderr.print(f"warning: {problem} (rule left out)", markup=False)

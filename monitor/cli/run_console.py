@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from monitor.cli.context import EXIT_INTERRUPTED, EXIT_PROBLEMS, ago, plural, print_json, program_name, progress_bar, stderr
+from monitor.cli.context import (
+    EXIT_INTERRUPTED, EXIT_PROBLEMS, ago, load_progress, plural, print_json, program_name, progress_bar, stderr,
+)  # fmt: skip
 from monitor.cli.run_report import AlertCounts, OnceTotals, alert_counts, once_json, once_totals, print_once_report
 from monitor.cli.safe_text import VisibleStream, visible
 
@@ -35,7 +37,8 @@ def run_once(config: Config, *, send_digests: bool, as_json: bool, every_feed: b
 
     async def cycle() -> int:
         # With --json, standard output is the JSON document: console alerts go to stderr.
-        async with Monitor(config, console_stream=VisibleStream("stderr" if as_json else "stdout")) as monitor:
+        stream = VisibleStream("stderr" if as_json else "stdout")
+        async with Monitor(config, console_stream=stream, rules_progress=load_progress) as monitor:
             total = len(feeds.active_feed_ids(monitor.db))
             interrupted = False
             with progress_bar(total, "polling feeds") as advance, _cancel_on_signals():
@@ -136,7 +139,7 @@ def run_forever(config: Config) -> int:
     from storage import feeds
 
     async def main() -> int:
-        async with Monitor(config, console_stream=VisibleStream("stdout")) as monitor:
+        async with Monitor(config, console_stream=VisibleStream("stdout"), rules_progress=load_progress) as monitor:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):

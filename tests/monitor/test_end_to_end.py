@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 from pathlib import Path
 
 from monitor.config import AlertsConfig, ChannelConfig, Config, PollingConfig
@@ -84,3 +85,37 @@ def test_corpus_and_seed_feeds_end_to_end_then_all_304(tmp_path, feed_server, co
     # A feed whose body failed to parse stays failing (same error) although it answers 304.
     assert {(s.feed_name, s.error) for s in summaries2 if not s.success} == {(s.feed_name, s.error) for s in failed}
     assert (stored2, len(found2), len(sent2)) == (stored, len(found), len(sent))
+
+
+def test_the_rules_loading_at_start_is_shown_and_over_before_the_first_poll(tmp_path, feed_server) -> None:
+    # A big rules set takes seconds to load: `run` and `run --once` show its progress
+    # (Monitor's rules_progress), and that display is closed before polling starts, where
+    # the polling bar takes over.
+    import contextlib
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from make_big_rules import rules_yaml
+
+    rules_file = tmp_path / "big.yaml"
+    rules_file.write_text(rules_yaml(1500, seed=5), encoding="utf-8")
+    feed_server.set_file("/seed.xml", SEED_FEED)
+    config = replace(make_config(tmp_path, [feed_server.url("/seed.xml")]), rules_files=(rules_file,))
+    events: list[tuple] = []
+
+    @contextlib.contextmanager
+    def shown():
+        events.append(("open",))
+        yield lambda stage, done, total: events.append((stage, done, total))
+        events.append(("closed",))
+
+    async def go():
+        async with Monitor(config, console_stream=io.StringIO(), use_process_pool=False, rules_progress=shown) as monitor:
+            events.append(("started",))
+            await monitor.run_once()
+
+    asyncio.run(go())
+    assert events[0] == ("open",) and events[-2:] == [("closed",), ("started",)]
+    stages = [stage for n, (stage, *_) in enumerate(events[1:-2]) if n == 0 or events[n][0] != stage]
+    assert stages == ["reading rules", "compiling rules", "checking examples"]  # in order, never back
+    assert ("reading rules", 1500, 1500) in events and ("checking examples", 1500, 1500) in events
