@@ -55,12 +55,13 @@ class FieldText:
     """One field of one document: normalised once, searched once."""
 
     __slots__ = (
-        "name", "norm", "words", "collapsed", "present",
+        "name", "text", "norm", "words", "collapsed", "present",
         "_padded", "_spans", "_positions", "_capitals", "_term_matches",
     )  # fmt: skip
 
     def __init__(self, name: str, text: str, automaton: Any):
         self.name = name
+        self.text = text
         self.norm: NormalisedText = normalise(text)
         # Not norm.words: its cached_property takes a lock on every first access.
         self.words = word_view(self.norm.folded)
@@ -71,6 +72,16 @@ class FieldText:
         self._positions: dict[int, list[int]] = {}
         self._capitals: dict[int, list[bool]] = {}
         self._term_matches: dict[TermRef, list[TermMatch]] = {}
+
+    def renamed(self, name: str) -> FieldText:
+        """The same text as another field: what was found is shared, what names the
+        field (its term matches) is not."""
+        other = FieldText.__new__(FieldText)
+        other.name, other.text, other.norm, other.words = name, self.text, self.norm, self.words
+        other.collapsed, other.present, other._padded = self.collapsed, self.present, self._padded
+        other._spans, other._positions, other._capitals = self._spans, self._positions, self._capitals
+        other._term_matches = {}
+        return other
 
     # --- every hit of a present key -------------------------------------------
 
@@ -183,10 +194,15 @@ class DocumentContext:
     def __init__(self, matcher: Matcher, doc: Document):
         automaton = matcher._automaton
         used = matcher._fields_used
-        self.fields: list[FieldText | None] = [
-            FieldText(FIELDS[i], text, automaton) if text and i in used else None
-            for i, text in enumerate((doc.title, doc.summary, doc.content))
-        ]
+        self.fields: list[FieldText | None] = []
+        for i, text in enumerate((doc.title, doc.summary, doc.content)):
+            if not text or i not in used:
+                self.fields.append(None)
+                continue
+            # The same text in another field (content repeating the summary, as in many
+            # feeds and in every rule example) is normalised and searched once.
+            same = next((ft for ft in self.fields if ft is not None and ft.text == text), None)
+            self.fields.append(same.renamed(FIELDS[i]) if same else FieldText(FIELDS[i], text, automaton))
         present: set[int] = set()
         for ft in self.fields:
             if ft is not None:

@@ -393,3 +393,19 @@ def test_a_matcher_shared_by_threads_builds_its_index_once_and_answers_alike() -
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: [m.rule_id for m in matcher.match(doc)], range(32)))
     assert all(answer == expected for answer in answers)
+
+
+def test_a_text_repeated_in_another_field_is_reported_under_each_field() -> None:
+    # Content repeating the summary is searched once; its hits still name their own field.
+    text = "Antimony exports from Balochistan rose; antimony prices fell."
+    found = compile_rules([Rule(id="r", query="antimony AND Balochistan")]).match(
+        Document(title="Metals", summary=text, content=text)
+    )
+    by_field = sorted({(t.field, t.text) for t in found[0].terms})
+    assert by_field == [
+        ("content", "Antimony"), ("content", "Balochistan"), ("content", "antimony"),
+        ("summary", "Antimony"), ("summary", "Balochistan"), ("summary", "antimony"),
+    ]  # fmt: skip
+    scoped = compile_rules([Rule(id="s", query="content:Balochistan AND summary:antimony")])
+    assert scoped.match(Document(summary=text, content=text))
+    assert not scoped.match(Document(summary=text, content="Nothing here"))
