@@ -252,13 +252,21 @@ _constructor = yaml.constructor.SafeConstructor()
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_BOOLS = yaml.constructor.SafeConstructor.bool_values  # "yes" -> True, "off" -> False, ...
+
+
 def scalar_value(node: ScalarNode) -> Any:
     """The Python value of a scalar node (str, int, bool, None, date, ...)."""
     if node.tag == _STR_TAG:  # what the constructor gives for a string, without its dispatch
         return node.value
+    if node.tag == _BOOL_TAG and node.value.lower() in _BOOLS:  # `match: true`: 38,000 in 20,000 rules
+        return _BOOLS[node.value.lower()]
     try:
         return _constructor.construct_object(node, deep=True)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, KeyError, TypeError, OverflowError):
+        # An explicit tag its text does not fit (`!!int abc`, `!!bool maybe`): the text, which
+        # the key's own check then judges, never a crash.
         return node.value
 
 

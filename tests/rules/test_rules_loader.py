@@ -341,3 +341,14 @@ def test_bundled_pack_loads_clean() -> None:
     assert ruleset.problems == ()
     assert len(ruleset.rules) > 10
     compile_rules(ruleset.rules, ruleset.aliases)
+
+
+@pytest.mark.parametrize("value", ["!!int abc", "!!float zz", "!!timestamp 2024-13-45", "!!bool maybe", "!!bool yes"])
+def test_an_explicit_tag_its_text_does_not_fit_is_a_problem_not_a_crash(value: str) -> None:
+    # `!!bool maybe` raised KeyError and `!!int abc` ValueError out of the loader (exit 70).
+    text = f"rules:\n  - id: a\n    query: gold\n    enabled: {value}\n"
+    ruleset = load_rules([("r.yaml", text)])
+    if value == "!!bool yes":
+        assert ruleset.ok and ruleset.rules[0].enabled is True
+    else:
+        assert [str(p) for p in ruleset.problems] == ["r.yaml:4:14: 'enabled' must be true or false"]
