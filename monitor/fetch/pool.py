@@ -387,6 +387,10 @@ class FetchPool:
             except (OSError, ValueError):
                 pass
         for worker in self._workers:
+            if worker.alive and not worker.ready.done():
+                # Still starting (a start stopped by a rules error): nothing to finish, and
+                # it would read the goodbye only once its imports are done (~1.5 s).
+                worker.process.terminate()
             try:
                 worker.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
