@@ -102,7 +102,9 @@ def _rule(rng: random.Random, number: int, aliases: dict[str, list[str]]) -> dic
     elif shape == 6:
         query, yes = f"title:{word} AND content:(@{other} OR {place})", None
     elif shape == 7:
-        acronym = "".join(rng.choice("ABCDEFGHKLMNPRSTVW") for _ in range(rng.randint(3, 4)))
+        acronym = "AND"
+        while acronym in ("AND", "NEAR"):  # an operator, not a word (seed 2 drew "AND")
+            acronym = "".join(rng.choice("ABCDEFGHKLMNPRSTVW") for _ in range(rng.randint(3, 4)))
         query, yes = f"{acronym} AND ({word} OR {topic})", f"{acronym} signs {word} deal"
     elif shape == 8:
         query, yes = f'"{place} {word}*" OR (@{alias} AND {topic})', f"{place} {word}s up"

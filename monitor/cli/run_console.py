@@ -139,11 +139,14 @@ def run_forever(config: Config) -> int:
     from storage import feeds
 
     async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # SIGTERM from the start: one that comes while the monitor still starts (loading a big
+        # rules set takes seconds) stops it cleanly once started, instead of killing it there.
+        # Ctrl-C during the start still interrupts it at once.
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
         async with Monitor(config, console_stream=VisibleStream("stdout"), rules_progress=load_progress) as monitor:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signal.SIGINT, stop.set)
             active = feeds.active_feeds(monitor.db)
             configured = {spec.url for spec in config.feeds}
             watch = PollWatch(

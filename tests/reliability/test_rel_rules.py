@@ -137,3 +137,36 @@ def test_articles_polled_while_the_rules_file_is_empty_are_matched_against_the_l
             return sorted(h.article.title for h in hits.list_hits(monitor.db, limit=100))
 
     assert asyncio.run(go()) == ["Antimony exports rise", "Antimony smelter opens"]
+
+
+def test_sigterm_while_the_rules_still_load_stops_the_daemon_cleanly(tmp_path) -> None:
+    # SIGTERM during the start (a big rules set loads for seconds) killed the daemon there
+    # (exit -15): it is handled from the start, and the daemon stops cleanly once started.
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.reliability.rel_support import Daemon
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from make_big_rules import rules_yaml
+
+    with FeedHost() as host:
+        url = host.serve("/wire.xml", lambda: rss(("a", "Antimony from Pakistan", "USSM")).encode())
+        config = write_config(tmp_path, [url], rules=rules_yaml(4000, seed=2), default_channels="[]")
+        daemon = Daemon(config, tmp_path)
+        try:
+            process = daemon.start()
+            # Its fetch workers are started just before the rules load (4,000 rules: ~1 s).
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+            deadline = time.monotonic() + 20
+            while not children.read_text().split() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert children.read_text().split(), "no fetch worker was started"
+            daemon.signal(signal.SIGTERM)
+            code = daemon.wait(60)
+        finally:
+            daemon.ensure_dead()
+    assert code == 0, daemon.stderr_text()[-2000:]
+    assert "stopped" in daemon.stderr_text().strip().splitlines()[-1]
