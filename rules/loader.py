@@ -241,12 +241,14 @@ class _RuleReader:
 
 def _read_file(file: _File, read_rule: _RuleReader) -> _FileRead | Problem:
     """One file's rules and problems, or the one problem that YAML cannot read it."""
+    counted = read_rule.count.number
     try:
         try:
             return _read_parts(file, top_level(file.text), read_rule)
-        except FastParserRefused:
+        except FastParserRefused:  # read again from the start, by the parser that names the problem
             file.aliases.clear()
             file.conflicting.clear()
+            read_rule.count.number = counted
             return _read_parts(file, top_level(file.text, pure=True), read_rule)
     except YamlProblem as e:
         problem = Problem(SourceLocation(file.name, e.line, e.column), e.message)
