@@ -99,6 +99,11 @@ def serve_fd(fd: int) -> None:
     except (EOFError, OSError):
         return  # the main process went away before sending them
     serve(conn, settings)
+    # Everything is answered and the pipe is closed: the interpreter's own teardown (a heap of
+    # parsed feeds, numpy, httpx) kept `run --once` waiting ~0.5 s for its workers to exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def serve(conn: Connection, fetcher_settings: dict[str, Any]) -> None:

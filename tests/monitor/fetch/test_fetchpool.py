@@ -168,3 +168,19 @@ def test_a_pool_closed_while_its_workers_still_start_stops_them_at_once():
     took, processes = asyncio.run(main())
     assert all(process.poll() is not None for process in processes)  # none left running
     assert took < 0.5, took
+
+
+def test_workers_told_to_stop_exit_at_once_with_status_0(server):
+    # A worker skips the interpreter's teardown once everything is answered (`run --once`
+    # waited 0.2-0.5 s for it); it still exits 0, not killed after the wait.
+    url = server.route("/feed.xml", conditional(rss(("g1", "Antimony deal", "USSM signs"))))
+
+    async def main():
+        pool = FetchPool(2, SETTINGS)
+        await asyncio.gather(*(pool.poll(PollJob(feed(url))) for _ in range(4)))
+        processes = [worker.process for worker in pool._workers]
+        pool.close()
+        return processes
+
+    processes = asyncio.run(main())
+    assert [process.returncode for process in processes] == [0, 0]
