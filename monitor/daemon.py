@@ -10,8 +10,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import AbstractContextManager as ContextManager
-from contextlib import AsyncExitStack, nullcontext
+from contextlib import AbstractContextManager, AsyncExitStack, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TextIO, TypeVar
@@ -31,8 +30,8 @@ from monitor.faults import FaultLog
 from monitor.fetch.pool import FetchPool
 from monitor.pipeline import Pipeline, PollSummary
 from monitor.rulesource import RulesHolder
-from rules.types import LoadProgress
 from monitor.writer import Unstored, WriteThread
+from rules.types import LoadProgress
 from storage import RunLock, articles, feed_moves, feeds, open_database, transaction
 from storage import stories as storage_stories
 from storage import titles as storage_titles
@@ -76,7 +75,7 @@ class Monitor:
         use_write_thread: bool = True,
         take_lock: bool = True,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        rules_progress: Callable[[], ContextManager[LoadProgress]] | None = None,
+        rules_progress: Callable[[], AbstractContextManager[LoadProgress]] | None = None,
     ):
         self.config = config
         self.rules_progress = rules_progress  # shows the rules loading at start (a big set takes seconds)

@@ -108,6 +108,11 @@ class _File:
     aliases: dict[str, _Alias] = field(default_factory=dict)
     conflicting: set[str] = field(default_factory=set)
 
+    def forget_aliases(self) -> None:
+        """As before the file was read (it is read again, or gives nothing)."""
+        self.aliases.clear()
+        self.conflicting.clear()
+
 
 @gc_paused()
 def load_rules(
@@ -208,6 +213,9 @@ class _Count:
         if self.progress is not None and self.number % PROGRESS_STEP == 0:
             self.progress("reading rules", self.number, max(self.expected, self.number))
 
+    def rewind_to(self, number: int) -> None:
+        self.number = number
+
     def done(self) -> None:
         if self.progress is not None:
             self.progress("reading rules", self.number, self.number)
@@ -229,14 +237,15 @@ class _RuleReader:
     trees: dict[str, Node]
     count: _Count
 
-    def __call__(self, node: MappingNode, report: Report, out: list[tuple[Rule, SourceLocation]]) -> None:
+    def __call__(self, node: MappingNode, report: Report) -> tuple[Rule, SourceLocation] | None:
+        """The rule with where its id is written; None when it has a problem (reported)."""
         self.count.one()
         rule = _read_rule(self.file, node, report, self.known_channels, self.known_feeds, self.trees)
         if rule is None:
-            return
+            return None
         assert rule.location is not None
         id_node = get(node, "id")
-        out.append((rule, location(self.file.name, id_node) if id_node is not None else rule.location))
+        return rule, location(self.file.name, id_node) if id_node is not None else rule.location
 
 
 def _read_file(file: _File, read_rule: _RuleReader) -> _FileRead | Problem:
@@ -246,23 +255,21 @@ def _read_file(file: _File, read_rule: _RuleReader) -> _FileRead | Problem:
         try:
             return _read_parts(file, top_level(file.text), read_rule)
         except FastParserRefused:  # read again from the start, by the parser that names the problem
-            file.aliases.clear()
-            file.conflicting.clear()
-            read_rule.count.number = counted
+            file.forget_aliases()
+            read_rule.count.rewind_to(counted)
             return _read_parts(file, top_level(file.text, pure=True), read_rule)
     except YamlProblem as e:
-        problem = Problem(SourceLocation(file.name, e.line, e.column), e.message)
-    except RecursionError:
-        problem = Problem(SourceLocation(file.name, 1, 1), "YAML nested too deeply to read")
-    file.aliases.clear()
-    return problem
+        file.forget_aliases()
+        return Problem(SourceLocation(file.name, e.line, e.column), e.message)
 
 
 def _read_parts(file: _File, parts: Iterator[TopPart], read_rule: _RuleReader) -> _FileRead:
     report = Report()
-    read: _FileRead = _FileRead([], report)
+    read: list[tuple[Rule, SourceLocation] | None] = []  # in file order; None: a problem
     seen: dict[str, Any] = {}  # top-level key -> its node
-    waiting: list[MappingNode] = []  # rules composed before the file's aliases were read
+    # Rules that use an alias, composed before the file's aliases were read: their place in
+    # `read` and their node. The others are read at once, so their nodes go at once.
+    waiting: list[tuple[int, MappingNode]] = []
     rules_key: Any = None  # the key node whose list items are this file's rules
     for part in parts:
         if part.kind == "root":
@@ -273,26 +280,38 @@ def _read_parts(file: _File, parts: Iterator[TopPart], read_rule: _RuleReader) -
                 continue  # an item of a list that is not the rules (its key was reported)
             if not isinstance(part.value, MappingNode):
                 report.error(location(file.name, part.value), "each rule must be a mapping with at least 'id' and 'query'")
-            elif "aliases" in seen:
-                read_rule(part.value, report, read.rules)
+            elif "aliases" in seen or not _may_use_an_alias(part.value):
+                read.append(read_rule(part.value, report))
             else:
-                waiting.append(part.value)  # an 'aliases' entry may still come
+                waiting.append((len(read), part.value))
+                read.append(None)
             continue
         key = checked_key(file, part.key, report, TOP_KEYS, "at the top of the file", seen)
         if key == "aliases":
             _read_aliases(file, part.value, report)
             _note_conflicts(file, report)
-            for node in waiting:
-                read_rule(node, report, read.rules)
-            waiting.clear()
+            _read_waiting(waiting, read, read_rule, report)
         elif key == "rules" and not is_null(part.value):
             if isinstance(part.value, SequenceNode):
                 rules_key = part.key
             else:
                 report.error(location(file.name, part.value), "'rules' must be a list of rules (each item starting with '- id:')")
-    for node in waiting:
-        read_rule(node, report, read.rules)
-    return read
+    _read_waiting(waiting, read, read_rule, report)
+    return _FileRead([found for found in read if found is not None], report)
+
+
+def _may_use_an_alias(node: MappingNode) -> bool:
+    query = get(node, "query")
+    return isinstance(query, ScalarNode) and "@" in query.value
+
+
+def _read_waiting(
+    waiting: list[tuple[int, MappingNode]], read: list[tuple[Rule, SourceLocation] | None], read_rule: _RuleReader,
+    report: Report,
+) -> None:
+    for place, node in waiting:
+        read[place] = read_rule(node, report)
+    waiting.clear()
 
 
 def _by_place(problems: list[Problem], order: dict[str, int]) -> tuple[Problem, ...]:

@@ -1,19 +1,17 @@
 """YAML nodes with positions: what the loader needs to name FILE:LINE:COL.
 
-`yaml.compose` keeps every node's start mark; values are built from scalar
-nodes one at a time with PyYAML's safe constructor, so types follow YAML 1.1
-as operators know them (`yes` is true, `2024-01-02` is a date).
+The nodes are those `yaml.compose` makes, with every node's start mark; values are
+built from scalar nodes one at a time with PyYAML's safe constructor, so types follow
+YAML 1.1 as operators know them (`yes` is true, `2024-01-02` is a date).
 
-Nodes are composed by libyaml's C parser when PyYAML has it (`CSafeLoader`):
-about 20 times faster than the pure-Python one on a 6 MB file, with the same
-marks (character index, line, column). A file the C parser refuses is composed
-again by the pure-Python parser, so a syntax error reads and points exactly as
+`top_level` composes them from the parser's events, one top-level entry at a time and,
+for a top-level list, one item at a time, so that a caller can read each rule and drop
+its nodes before the next is composed: a 20,000-rule file's whole node tree was 150 MB,
+most of a `rules check`'s peak memory. The events come from libyaml's C parser when
+PyYAML has it (`CSafeLoader`): about 20 times faster than the pure-Python one on a 6 MB
+file, with the same marks (character index, line, column). A file the C parser refuses
+is read again by the pure-Python parser, so a syntax error reads and points exactly as
 it always has (errors are rare; a big file pays for the second pass only then).
-
-`top_level` composes the same nodes from the parser's events, one top-level entry at a
-time and, for a top-level list, one item at a time, so that a caller can read each rule
-and drop its nodes before the next is composed: a 20,000-rule file's whole node tree was
-150 MB, most of a `rules check`'s peak memory.
 
 `position_in_scalar` finds where a character of a scalar's VALUE stands in
 the file, through quotes, escapes, folded lines and block scalars, so a query
@@ -42,7 +40,7 @@ from yaml.resolver import Resolver
 from .types import SourceLocation
 
 __all__ = [
-    "compose", "top_level", "TopPart", "FastParserRefused", "FAST_LOADER", "YamlProblem", "location", "scalar_value", "position_in_scalar",
+    "top_level", "TopPart", "FastParserRefused", "FAST_LOADER", "YamlProblem", "location", "scalar_value", "position_in_scalar",
     "MappingNode", "ScalarNode", "SequenceNode", "Node",
 ]  # fmt: skip
 
@@ -57,23 +55,6 @@ class YamlProblem(Exception):
 
 # libyaml's parser when PyYAML was built with it; None when not.
 FAST_LOADER: type | None = getattr(yaml, "CSafeLoader", None) if getattr(yaml, "__with_libyaml__", False) else None
-
-
-def compose(text: str) -> Node | None:
-    """The node tree of one YAML document; raises YamlProblem (1-based position)."""
-    if FAST_LOADER is not None:
-        try:
-            return yaml.compose(text, Loader=FAST_LOADER)
-        except yaml.YAMLError:
-            pass  # the pure-Python parser below names the problem as it always has
-    return _compose_pure(text)
-
-
-def _compose_pure(text: str) -> Node | None:
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        raise _problem(text, e) from e
 
 
 def _problem(text: str, error: yaml.YAMLError) -> YamlProblem:
@@ -115,7 +96,9 @@ class TopPart(NamedTuple):
     value: Node
 
 
-_STR = "tag:yaml.org,2002:str"
+# Deeper than any rules file needs (a rule is 3-4 levels); libyaml itself stops at 1,000.
+MAX_DEPTH = 200
+_STR_TAG = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 _resolver = Resolver()
@@ -160,9 +143,11 @@ def _parts(events: Iterator[Any]) -> Iterator[TopPart]:
             mapping = kind is MappingStartEvent
             tag = event.tag if event.tag not in (None, "!") else (_MAP if mapping else _SEQ)
             start = MappingNode if mapping else SequenceNode
+            if len(stack) >= MAX_DEPTH:  # the parsers would go on, for minutes, through 50,000 levels
+                raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
             collection = start(tag, [], event.start_mark, None, flow_style=event.flow_style)
             _anchor(anchors, event, collection)
-            top_list = not mapping and len(stack) == 1 and stack[0].key is not None and _is_root_mapping(stack[0])
+            top_list = not mapping and len(stack) == 1 and stack[0].key is not None
             if top_list:
                 yield TopPart("entry", stack[0].key, collection)
             stack.append(_Frame(collection, top_list))
@@ -192,10 +177,6 @@ def _parts(events: Iterator[Any]) -> Iterator[TopPart]:
         part = _place(stack, node)
         if part is not None:
             yield part
-
-
-def _is_root_mapping(frame: _Frame) -> bool:
-    return isinstance(frame.node, MappingNode)
 
 
 def _place(stack: list[_Frame], node: Node) -> TopPart | None:
@@ -234,7 +215,7 @@ def _scalar_tag(event: ScalarEvent) -> str:
         return event.tag
     value = event.value
     if not event.implicit[0] or (value and value[0] not in _CAN_RESOLVE):
-        return _STR  # quoted, or plain text no implicit type can start with
+        return _STR_TAG  # quoted, or plain text no implicit type can start with
     return _resolver.resolve(ScalarNode, value, event.implicit)
 
 
@@ -246,7 +227,6 @@ def location(file: str, node: Node) -> SourceLocation:
 _constructor = yaml.constructor.SafeConstructor()
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
 
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"

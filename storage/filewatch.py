@@ -42,8 +42,10 @@ class DatabaseFileWatch:
         """None while the path is the file that was opened, else the error to stop with."""
         try:
             what = "replaced by another file" if identity_of(self.path) != self.opened else None
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # the path no longer leads to a file
             what = "deleted"
+        except OSError:  # cannot look (permissions, I/O): not known to be gone; writes say what fails
+            return None
         if what is None:
             return None
         return DatabaseFileGoneError(

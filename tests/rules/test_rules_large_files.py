@@ -15,13 +15,27 @@ import yaml
 from rules import load_compiled_rules, load_rules, parse_query
 from rules.compile import KeyRegistry, necessary_clauses, needs_a_term, plan_query
 from rules.query import Term
-from rules.yaml_source import FAST_LOADER, FastParserRefused, YamlProblem, compose, top_level
+from rules.yaml_source import FAST_LOADER, MAX_DEPTH, FastParserRefused, YamlProblem, _problem, top_level
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from make_big_rules import rules_yaml  # noqa: E402
 
 BIG = rules_yaml(2000, seed=3)
+
+
+def compose(text: str):
+    """The whole node tree as `yaml.compose` makes it (libyaml, else the pure parser, whose
+    errors the loader reports): what `top_level` must give, part by part."""
+    if FAST_LOADER is not None:
+        try:
+            return yaml.compose(text, Loader=FAST_LOADER)
+        except yaml.YAMLError:
+            pass
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        raise _problem(text, error) from error
 
 
 def _position(text: str, needle: str, shift: int = 0) -> str:
@@ -34,9 +48,11 @@ def test_the_c_loader_is_used_when_pyyaml_has_it() -> None:
     if not yaml.__with_libyaml__:
         pytest.skip("PyYAML built without libyaml: the pure parser is the only one")
     assert FAST_LOADER is yaml.CSafeLoader
-    root = compose("rules: []\n")
+    (part,) = top_level("rules: []\n")
     # libyaml's marks carry no buffer to quote; the pure parser's carry the whole text.
-    assert root is not None and root.start_mark.buffer is None
+    assert part.value.start_mark.buffer is None
+    (pure,) = top_level("rules: []\n", pure=True)
+    assert pure.value.start_mark.buffer is not None
 
 
 def test_a_2000_rule_file_loads_and_its_examples_pass() -> None:
@@ -158,26 +174,52 @@ def test_a_broken_document_reads_as_compose_says() -> None:
         ), text  # fmt: skip
 
 
-def test_loading_never_holds_the_whole_node_tree() -> None:
-    # A rule's nodes are read and dropped before the next rule's are made: the whole load,
-    # rules and query trees included, peaks below the node tree of the file alone.
+NO_ALIASES = "rules:\n" + "".join(
+    f"  - id: r{n}\n    query: 'gold{n} AND (tin OR \"rare earths\")'\n    severity: low\n"
+    f"    tests:\n      - {{title: 'gold{n} and tin', match: true}}\n      - {{title: tin, match: false}}\n"
+    for n in range(2000)
+)
+
+
+@pytest.mark.parametrize("text", [BIG, NO_ALIASES], ids=["aliases-first", "no-aliases"])
+def test_loading_never_holds_the_whole_node_tree(text: str) -> None:
+    # A rule's nodes are read and dropped before the next rule's are made (a rule that uses an
+    # alias waits only while its file's aliases may still come): the whole load, rules and
+    # query trees included, peaks below the node tree of the file alone.
     import gc
     import tracemalloc
 
     gc.collect()
     tracemalloc.start()
     try:
-        root = compose(BIG)
+        root = compose(text)
         tree_peak = tracemalloc.get_traced_memory()[1]
         del root
         gc.collect()
         tracemalloc.reset_peak()
-        ruleset = load_rules([("big.yaml", BIG)], examples=False)
+        ruleset = load_rules([("big.yaml", text)], examples=False)
         load_peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert len(ruleset.rules) == 2000
+    assert len(ruleset.rules) == 2000 and ruleset.ok
     assert load_peak < tree_peak * 0.7, (load_peak, tree_peak)
+
+
+def test_a_file_nested_deeper_than_any_rules_file_is_refused_at_once() -> None:
+    # The composer is not recursive: 50,000 levels were parsed to the end (two minutes).
+    text = "rules: " + "[" * 50_000 + "]" * 50_000 + "\n"
+    (problem,) = load_rules([("deep.yaml", text)]).problems
+    assert str(problem) == f"deep.yaml:1:{8 + MAX_DEPTH - 1}: YAML syntax error: nested more than {MAX_DEPTH} levels deep"
+
+
+def test_rules_keep_their_file_order_when_some_wait_for_the_aliases() -> None:
+    text = (
+        "rules:\n  - {id: a, query: gold}\n  - {id: b, query: '@metals'}\n  - {id: c, query: tin}\n"
+        "  - {id: a, query: lead}\naliases:\n  metals: [zinc]\n"
+    )
+    ruleset = load_rules([("r.yaml", text)])
+    assert [r.id for r in ruleset.rules] == ["a", "b", "c"]
+    assert [str(p) for p in ruleset.problems] == ["r.yaml:5:10: duplicate rule id 'a' (first defined at r.yaml:2:5)"]
 
 
 def test_rules_before_aliases_and_a_file_broken_at_its_end() -> None:

@@ -390,9 +390,13 @@ def test_a_matcher_shared_by_threads_builds_its_index_once_and_answers_alike() -
     expected = [m.rule_id for m in compile_rules(rules).match(doc)]
     assert expected == ["r7", "r12", "r2999"]  # words, not prefixes: metal2999 is not metal2
     matcher = compile_rules(rules)
+    builds = []
+    build = matcher._build_index
+    matcher._build_index = lambda: builds.append(1) or build()
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: [m.rule_id for m in matcher.match(doc)], range(32)))
     assert all(answer == expected for answer in answers)
+    assert builds == [1]
 
 
 def test_a_text_repeated_in_another_field_is_reported_under_each_field() -> None:

@@ -170,9 +170,10 @@ def test_a_pool_closed_while_its_workers_still_start_stops_them_at_once():
     assert took < 0.5, took
 
 
-def test_workers_told_to_stop_exit_at_once_with_status_0(server):
-    # A worker skips the interpreter's teardown once everything is answered (`run --once`
-    # waited 0.2-0.5 s for it); it still exits 0, not killed after the wait.
+def test_workers_told_to_stop_exit_with_status_0(server):
+    # A worker leaves with os._exit once everything is answered (skipping the interpreter's
+    # teardown, for which `run --once` waited 0.2-0.33 s: timed in docs/benchmarks.md);
+    # it still says 0, as an ordinary exit did, and is not killed after close's wait.
     url = server.route("/feed.xml", conditional(rss(("g1", "Antimony deal", "USSM signs"))))
 
     async def main():
