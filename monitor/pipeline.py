@@ -285,8 +285,10 @@ class Pipeline:
     def _group_into_stories(self, db: sqlite_utils.Database, new: list[Article], now: datetime) -> list[Article]:
         """Give each new article its story: a near-identical one seen within the window, else its own.
 
-        One candidate lookup per poll (all band keys at once); articles of the same poll are
-        compared with each other in memory.
+        One lookup of band key holders per poll (all band keys at once), then the signatures of
+        only those holders that can be candidates (boilerplate keys find none); articles of the
+        same poll are compared with each other in memory. The band keys are stored last, with
+        each article's final story (after title grouping).
         """
         settings = self.config.stories
         if not settings.enabled or not new:
@@ -296,26 +298,32 @@ class Pipeline:
             for article in new
         ]
         keys = sorted({key for _, sig in signed if sig for key in sig.band_keys})
-        stored = storage_stories.candidates(db, keys, now - timedelta(seconds=settings.window), exclude_article_id=0)
-        by_key: dict[int, list[tuple[int, int, bytes]]] = {}
-        for article_id, story_id, signature_bytes, band_key in stored:
-            by_key.setdefault(band_key, []).append((article_id, story_id, signature_bytes))
-        grouped, rows = [], []
+        holders_by_key: dict[int, list[tuple[int, int]]] = {}
+        for band_key, article_id, story_id in storage_stories.band_holders(db, keys, now - timedelta(seconds=settings.window)):
+            holders_by_key.setdefault(band_key, []).append((article_id, story_id))
+        signature_bytes = storage_stories.signatures(db, stories.worth_comparing(holders_by_key))
+        grouped, signed_bytes = [], {}
         for article, sig in signed:
             if sig is None:
                 grouped.append(article)
                 continue
-            story_id = stories.best_story(sig, stories.candidates_of(sig.band_keys, by_key), settings.threshold)
+            found = [(article_id, story_id, signature_bytes[article_id])
+                     for article_id, story_id in stories.candidates_of(sig.band_keys, holders_by_key)
+                     if article_id in signature_bytes]
+            story_id = stories.best_story(sig, found, settings.threshold)
             if story_id is not None and story_id != article.story_id:
                 storage_stories.join_story(db, article.id, story_id)
                 article = replace(article, story_id=story_id)
-            candidate = (article.id, article.story_id, sig.to_bytes())
+            signature_bytes[article.id] = signed_bytes[article.id] = sig.to_bytes()
             for key in sig.band_keys:  # later articles of this poll may join this one's story
-                by_key.setdefault(key, []).append(candidate)
-            rows.append((article.id, candidate[2], list(sig.band_keys)))
+                holders_by_key.setdefault(key, []).append((article.id, article.story_id))
             grouped.append(article)
-        storage_stories.add_signatures(db, rows, now)
-        return self._group_by_title(db, grouped, now)
+        grouped = self._group_by_title(db, grouped, now)
+        story_of = {article.id: article.story_id for article in grouped}
+        storage_stories.add_signatures(
+            db, [(article.id, story_of[article.id], signed_bytes[article.id], list(sig.band_keys))
+                 for article, sig in signed if sig is not None], now)
+        return grouped
 
     def _group_by_title(self, db: sqlite_utils.Database, new: list[Article], now: datetime) -> list[Article]:
         """An article that joined no story by its text, and has no text but its title (or whose

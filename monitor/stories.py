@@ -37,15 +37,28 @@ def similarity(a: np.ndarray, b_bytes: bytes) -> float:
 BOILERPLATE_STORIES = 3
 
 
-def candidates_of(band_keys: tuple[int, ...], holders_by_key: dict[int, list[tuple[int, int, bytes]]]) -> list[tuple[int, int, bytes]]:
-    """The (article id, story id, signature) found under the article's band keys, but for the
-    keys whose holders belong to BOILERPLATE_STORIES or more stories."""
-    found: set[tuple[int, int, bytes]] = set()
+def is_boilerplate(holders: list[tuple[int, int]]) -> bool:
+    """Do these (article id, story id) holders of one band key belong to BOILERPLATE_STORIES or more stories?"""
+    return len({story_id for _, story_id in holders}) >= BOILERPLATE_STORIES
+
+
+def candidates_of(band_keys: tuple[int, ...], holders_by_key: dict[int, list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """The (article id, story id) found under the article's band keys, but for the boilerplate
+    keys (is_boilerplate)."""
+    found: set[tuple[int, int]] = set()
     for key in band_keys:
-        holders = holders_by_key.get(key, ())
-        if len({story_id for _, story_id, _ in holders}) < BOILERPLATE_STORIES:
+        holders = holders_by_key.get(key, [])
+        if not is_boilerplate(holders):
             found.update(holders)
     return list(found)
+
+
+def worth_comparing(holders_by_key: dict[int, list[tuple[int, int]]]) -> list[int]:
+    """The article ids under keys that are not boilerplate: the only ones candidates_of can
+    return (holders only join a key, so a key judged boilerplate stays so), hence the only
+    signatures to read."""
+    return sorted({article_id for holders in holders_by_key.values() if not is_boilerplate(holders)
+                   for article_id, _ in holders})
 
 
 def best_story(sig: StorySignature, candidates: list[tuple[int, int, bytes]], threshold: float) -> int | None:

@@ -201,9 +201,10 @@ def test_story_band_keys_are_pruned_after_the_window(db):
         new = articles.ingest_entries(db, feed.id, [_article(feed.id, key="g:new", url="https://e.com/new")], NOW).new[0]
         stories.add_signature(db, old.id, b"\x00" * 8, [1, 2], NOW - timedelta(days=5))
         stories.add_signature(db, new.id, b"\x00" * 8, [1, 3], NOW)
-        assert {row[0] for row in stories.candidates(db, [1], NOW - timedelta(days=10), exclude_article_id=0)} == {old.id, new.id}
+        assert {row[1] for row in stories.band_holders(db, [1], NOW - timedelta(days=10))} == {old.id, new.id}
+        assert {row[1] for row in stories.band_holders(db, [1], NOW - timedelta(days=3))} == {new.id}  # the window
         assert stories.prune_bands(db, NOW - timedelta(days=3)) == 2
-        assert [row[0] for row in stories.candidates(db, [1, 2], NOW - timedelta(days=10), exclude_article_id=0)] == [new.id]
+        assert [row[1] for row in stories.band_holders(db, [1, 2], NOW - timedelta(days=10))] == [new.id]
 
 
 def test_a_migration_another_process_already_ran_is_not_run_again(tmp_path):
