@@ -216,3 +216,27 @@ def test_a_migration_another_process_already_ran_is_not_run_again(tmp_path):
     MIGRATIONS[1](db)  # the late process running v2 anyway
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert "item_digests" in {row[1] for row in db.execute("PRAGMA table_info(feeds)")}
+
+
+def test_v8_gives_each_band_row_its_articles_story(tmp_path):
+    """A database of schema 7 keeps its band keys through v8, each row with its article's story."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from storage.schema import MIGRATIONS
+
+    conn = sqlite3.connect(tmp_path / "v7.db", isolation_level=None)
+    old = sqlite_utils.Database(conn)
+    for migration in MIGRATIONS[:7]:
+        migration(old)
+    conn.execute("INSERT INTO feeds (id, url, name, created_at) VALUES (1, 'http://127.0.0.1/f.xml', 'F', 'x')")
+    conn.executemany("INSERT INTO articles (id, feed_id, title, first_seen_at, story_id) VALUES (?, 1, 't', 'x', ?)",
+                     [(1, 1), (2, 1), (3, None)])
+    conn.executemany("INSERT INTO article_bands (band_key, article_id) VALUES (?, ?)", [(5, 1), (5, 2), (6, 3)])
+    conn.close()
+    db = open_database(tmp_path / "v7.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("SELECT band_key, article_id, story_id FROM article_bands ORDER BY 1, 2").fetchall() == [
+        (5, 1, 1), (5, 2, 1), (6, 3, 3)]
+    db.close()
