@@ -299,31 +299,26 @@ class Pipeline:
             for article in new
         ]
         keys = sorted({key for _, sig in signed if sig for key in sig.band_keys})
-        holders_by_key: dict[int, list[tuple[int, int]]] = {}
-        for band_key, article_id, story_id in storage_stories.band_holders(db, keys, now - timedelta(seconds=settings.window)):
-            holders_by_key.setdefault(band_key, []).append((article_id, story_id))
-        signature_bytes = storage_stories.signatures(db, stories.worth_comparing(holders_by_key))
-        grouped, stored_keys = [], {}
+        holders = stories.BandHolders(storage_stories.band_holders(db, keys, now - timedelta(seconds=settings.window)))
+        signature_bytes = storage_stories.signatures(db, holders.worth_comparing())
+        grouped, stored_keys, joined = [], {}, []
         for article, sig in signed:
             if sig is None:
                 grouped.append(article)
                 continue
             found = [(article_id, story_id, signature_bytes[article_id])
-                     for article_id, story_id in stories.candidates_of(sig.band_keys, holders_by_key)
-                     if article_id in signature_bytes]
+                     for article_id, story_id in holders.candidates(sig.band_keys) if article_id in signature_bytes]
             story_id = stories.best_story(sig, found, settings.threshold)
             if story_id is not None and story_id != article.story_id:
-                storage_stories.join_story(db, article.id, story_id)
+                joined.append((article.id, story_id))
                 article = replace(article, story_id=story_id)
             signature_bytes[article.id] = article.story_signature or sig.to_bytes()
-            # Later articles of this poll may join this one's story through its keys. A key already
-            # boilerplate stays so whoever else holds it, so the article is not added to it, here
-            # or on disk: a busy footer key keeps the holders that made it boilerplate, and half
-            # of a templated corpus's band rows are never written (bench/bench_stories.py).
-            stored_keys[article.id] = [key for key in sig.band_keys if not stories.is_boilerplate(holders_by_key.get(key, []))]
-            for key in stored_keys[article.id]:
-                holders_by_key.setdefault(key, []).append((article.id, article.story_id))
+            # Later articles of this poll may join this one's story through its keys, but for the
+            # boilerplate ones: a busy footer key keeps the holders that made it boilerplate, and
+            # half of a templated corpus's band rows are never written (bench/bench_stories.py).
+            stored_keys[article.id] = holders.add(article.id, article.story_id, sig.band_keys)
             grouped.append(article)
+        storage_stories.join_stories(db, joined)
         grouped = self._group_by_title(db, grouped, now)
         story_of = {article.id: article.story_id for article in grouped}
         storage_stories.add_signatures(

@@ -8,6 +8,8 @@ article joins. A candidate joins when its estimated Jaccard similarity reaches t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from monitor.parse.signature import NUM_PERM, StorySignature, words_of
@@ -37,28 +39,43 @@ def similarity(a: np.ndarray, b_bytes: bytes) -> float:
 BOILERPLATE_STORIES = 3
 
 
-def is_boilerplate(holders: list[tuple[int, int]]) -> bool:
-    """Do these (article id, story id) holders of one band key belong to BOILERPLATE_STORIES or more stories?"""
-    return len({story_id for _, story_id in holders}) >= BOILERPLATE_STORIES
+class BandHolders:
+    """The holders (article id, story id) of a poll's band keys: the newest ones read from the
+    database, then the poll's own articles as they are grouped. A key whose holders belong to
+    BOILERPLATE_STORIES or more stories is boilerplate: it finds no candidates, and takes no
+    more holders (it would stay boilerplate whoever else held it), here or on disk."""
 
+    def __init__(self, stored: Iterable[tuple[int, int, int]] = ()):
+        self._holders: dict[int, list[tuple[int, int]]] = {}
+        self._stories: dict[int, set[int]] = {}
+        for band_key, article_id, story_id in stored:
+            self._holders.setdefault(band_key, []).append((article_id, story_id))
+            self._stories.setdefault(band_key, set()).add(story_id)
 
-def candidates_of(band_keys: tuple[int, ...], holders_by_key: dict[int, list[tuple[int, int]]]) -> list[tuple[int, int]]:
-    """The (article id, story id) found under the article's band keys, but for the boilerplate
-    keys (is_boilerplate)."""
-    found: set[tuple[int, int]] = set()
-    for key in band_keys:
-        holders = holders_by_key.get(key, [])
-        if not is_boilerplate(holders):
-            found.update(holders)
-    return list(found)
+    def is_boilerplate(self, band_key: int) -> bool:
+        return len(self._stories.get(band_key, ())) >= BOILERPLATE_STORIES
 
+    def candidates(self, band_keys: Iterable[int]) -> list[tuple[int, int]]:
+        """The (article id, story id) found under these keys, but for the boilerplate ones."""
+        found: set[tuple[int, int]] = set()
+        for key in band_keys:
+            if key in self._holders and not self.is_boilerplate(key):
+                found.update(self._holders[key])
+        return list(found)
 
-def worth_comparing(holders_by_key: dict[int, list[tuple[int, int]]]) -> list[int]:
-    """The article ids under keys that are not boilerplate: the only ones candidates_of can
-    return (holders only join a key, so a key judged boilerplate stays so), hence the only
-    signatures to read."""
-    return sorted({article_id for holders in holders_by_key.values() if not is_boilerplate(holders)
-                   for article_id, _ in holders})
+    def worth_comparing(self) -> list[int]:
+        """The article ids `candidates` can return (a key judged boilerplate stays so), hence
+        the only stored signatures to read."""
+        return sorted({article_id for key, holders in self._holders.items() if not self.is_boilerplate(key)
+                       for article_id, _ in holders})
+
+    def add(self, article_id: int, story_id: int, band_keys: Iterable[int]) -> list[int]:
+        """Hold the article under its keys that are not boilerplate; returns those keys (the ones to store)."""
+        taken = [key for key in band_keys if not self.is_boilerplate(key)]
+        for key in taken:
+            self._holders.setdefault(key, []).append((article_id, story_id))
+            self._stories.setdefault(key, set()).add(story_id)
+        return taken
 
 
 def best_story(sig: StorySignature, candidates: list[tuple[int, int, bytes]], threshold: float) -> int | None:

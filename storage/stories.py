@@ -87,7 +87,12 @@ def signatures(db: sqlite_utils.Database, article_ids: list[int]) -> dict[int, b
 
 
 def join_story(db: sqlite_utils.Database, article_id: int, story_id: int) -> None:
-    db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+    join_stories(db, [(article_id, story_id)])
+
+
+def join_stories(db: sqlite_utils.Database, joined: list[tuple[int, int]]) -> None:
+    """Each (article id, story id): the article joins that story."""
+    db.conn.executemany("UPDATE articles SET story_id = ? WHERE id = ?", [(story_id, article_id) for article_id, story_id in joined])
 
 
 def story_alerted(db: sqlite_utils.Database, rule_id: str, story_id: int, exclude_article_id: int) -> bool:
