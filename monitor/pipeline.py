@@ -299,7 +299,8 @@ class Pipeline:
             for article in new
         ]
         keys = sorted({key for _, sig in signed if sig for key in sig.band_keys})
-        holders = stories.BandHolders(storage_stories.band_holders(db, keys, now - timedelta(seconds=settings.window)))
+        since = now - timedelta(seconds=settings.window)
+        holders = stories.BandHolders(storage_stories.band_holders(db, keys, since), storage_stories.window_start(db, since))
         signature_bytes = storage_stories.signatures(db, holders.worth_comparing())
         grouped, stored_keys, joined = [], {}, []
         for article, sig in signed:
@@ -349,9 +350,9 @@ class Pipeline:
         grouped, rows = [], []
         for article, key in keyed:
             if key is not None:
-                if article.story_id == article.id:  # joined no story by its text
-                    holders = all_holders if article.title_only else title_only_holders
-                    story_id = stories.title_story(article.title, article.title_only, holders.get(key, []))
+                holders = (all_holders if article.title_only else title_only_holders).get(key)
+                if holders and article.story_id == article.id:  # joined no story by its text
+                    story_id = stories.title_story(article.title, article.title_only, holders)
                     if story_id is not None and story_id != article.story_id:
                         storage_stories.join_story(db, article.id, story_id)
                         article = replace(article, story_id=story_id)

@@ -39,18 +39,33 @@ def similarity(a: np.ndarray, b_bytes: bytes) -> float:
 BOILERPLATE_STORIES = 3
 
 
+# A boilerplate key takes a new holder again once its newest is older than this share of the
+# story window (counted in articles stored since the window's start): its holders then stay
+# spread over the window, so it remains boilerplate as the oldest leave it, instead of
+# starting over (and comparing the next few articles through it) each time they have all left.
+BOILERPLATE_REFRESH = 1 / 8
+
+
 class BandHolders:
     """The holders (article id, story id) of a poll's band keys: the newest ones read from the
     database, then the poll's own articles as they are grouped. A key whose holders belong to
     BOILERPLATE_STORIES or more stories is boilerplate: it finds no candidates, and takes no
-    more holders (it would stay boilerplate whoever else held it), here or on disk."""
+    more holders (it stays boilerplate whoever else holds it), here or on disk, but for one
+    now and then to keep it so (BOILERPLATE_REFRESH). `window_start`: the id of the window's
+    first article."""
 
-    def __init__(self, stored: Iterable[tuple[int, int, int]] = ()):
+    def __init__(self, stored: Iterable[tuple[int, int, int]] = (), window_start: int | None = None):
         self._holders: dict[int, list[tuple[int, int]]] = {}
         self._stories: dict[int, set[int]] = {}
+        self._newest: dict[int, int] = {}
+        self._window_start = window_start
         for band_key, article_id, story_id in stored:
-            self._holders.setdefault(band_key, []).append((article_id, story_id))
-            self._stories.setdefault(band_key, set()).add(story_id)
+            self._hold(band_key, article_id, story_id)
+
+    def _hold(self, band_key: int, article_id: int, story_id: int) -> None:
+        self._holders.setdefault(band_key, []).append((article_id, story_id))
+        self._stories.setdefault(band_key, set()).add(story_id)
+        self._newest[band_key] = max(article_id, self._newest.get(band_key, article_id))
 
     def is_boilerplate(self, band_key: int) -> bool:
         return len(self._stories.get(band_key, ())) >= BOILERPLATE_STORIES
@@ -70,11 +85,11 @@ class BandHolders:
                        for article_id, _ in holders})
 
     def add(self, article_id: int, story_id: int, band_keys: Iterable[int]) -> list[int]:
-        """Hold the article under its keys that are not boilerplate; returns those keys (the ones to store)."""
-        taken = [key for key in band_keys if not self.is_boilerplate(key)]
+        """Hold the article under its keys that take holders; returns those keys (the ones to store)."""
+        recent = -1.0 if self._window_start is None else article_id - (article_id - self._window_start) * BOILERPLATE_REFRESH
+        taken = [key for key in band_keys if not self.is_boilerplate(key) or self._newest[key] < recent]
         for key in taken:
-            self._holders.setdefault(key, []).append((article_id, story_id))
-            self._stories.setdefault(key, set()).add(story_id)
+            self._hold(key, article_id, story_id)
         return taken
 
 

@@ -76,6 +76,12 @@ def band_holders(
     return db.execute(_HOLDERS_SQL, [json.dumps(list(band_keys)), per_key - 1, to_db(since)]).fetchall()
 
 
+def window_start(db: sqlite_utils.Database, since: datetime) -> int | None:
+    """The story window as an article id: the first article first seen since `since` (None: none)."""
+    row = db.execute("SELECT id FROM articles WHERE first_seen_at >= ? ORDER BY first_seen_at LIMIT 1", [to_db(since)]).fetchone()
+    return row[0] if row else None
+
+
 def signatures(db: sqlite_utils.Database, article_ids: list[int]) -> dict[int, bytes]:
     """The stored signature of each of these articles (rowid lookups; ids as one JSON array)."""
     if not article_ids:

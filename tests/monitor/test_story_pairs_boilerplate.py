@@ -74,3 +74,7 @@ def test_a_band_key_held_across_stories_finds_no_candidates():
     assert holders.candidates((footer_key,)) == [] and (30, 30) in holders.candidates((story_key,))
     assert two_stories.add(31, 31, (footer_key,)) == [footer_key]  # the third story: now boilerplate
     assert two_stories.candidates((footer_key,)) == [] and two_stories.add(32, 32, (footer_key,)) == []
+    # But for one now and then: once its newest holder is older than BOILERPLATE_REFRESH of the window.
+    windowed = BandHolders(stored[:BOILERPLATE_STORIES], window_start=1)  # newest holder: article 12
+    assert windowed.add(13, 13, (footer_key,)) == []
+    assert windowed.add(14, 14, (footer_key,)) == [footer_key]  # 12 < 14 - 13 / 8
