@@ -285,37 +285,47 @@ class Pipeline:
     def _group_into_stories(self, db: sqlite_utils.Database, new: list[Article], now: datetime) -> list[Article]:
         """Give each new article its story: a near-identical one seen within the window, else its own.
 
-        One candidate lookup per poll (all band keys at once); articles of the same poll are
-        compared with each other in memory.
+        One lookup of band key holders per poll (all band keys at once), then the signatures of
+        only those holders that can be candidates (boilerplate keys find none); articles of the
+        same poll are compared with each other in memory. The band keys are stored last, with
+        each article's final story (after title grouping).
         """
         settings = self.config.stories
         if not settings.enabled or not new:
             return new
         signed = [
-            (article, signature_of(article.title, article.summary, article.content, article.story_signature))
+            (article, signature_of(article.title, article.summary, article.content, article.story_signature,
+                                  article.story_band_keys))
             for article in new
         ]
         keys = sorted({key for _, sig in signed if sig for key in sig.band_keys})
-        stored = storage_stories.candidates(db, keys, now - timedelta(seconds=settings.window), exclude_article_id=0)
-        by_key: dict[int, list[tuple[int, int, bytes]]] = {}
-        for article_id, story_id, signature_bytes, band_key in stored:
-            by_key.setdefault(band_key, []).append((article_id, story_id, signature_bytes))
-        grouped, rows = [], []
+        since = now - timedelta(seconds=settings.window)
+        holders = stories.BandHolders(storage_stories.band_holders(db, keys, since), storage_stories.window_start(db, since))
+        signature_bytes = storage_stories.signatures(db, holders.worth_comparing())
+        grouped, stored_keys, joined = [], {}, []
         for article, sig in signed:
             if sig is None:
                 grouped.append(article)
                 continue
-            story_id = stories.best_story(sig, stories.candidates_of(sig.band_keys, by_key), settings.threshold)
+            found = [(article_id, story_id, signature_bytes[article_id])
+                     for article_id, story_id in holders.candidates(sig.band_keys) if article_id in signature_bytes]
+            story_id = stories.best_story(sig, found, settings.threshold)
             if story_id is not None and story_id != article.story_id:
-                storage_stories.join_story(db, article.id, story_id)
+                joined.append((article.id, story_id))
                 article = replace(article, story_id=story_id)
-            candidate = (article.id, article.story_id, sig.to_bytes())
-            for key in sig.band_keys:  # later articles of this poll may join this one's story
-                by_key.setdefault(key, []).append(candidate)
-            rows.append((article.id, candidate[2], list(sig.band_keys)))
+            signature_bytes[article.id] = article.story_signature or sig.to_bytes()
+            # Later articles of this poll may join this one's story through its keys, but for the
+            # boilerplate ones: a busy footer key keeps the holders that made it boilerplate, and
+            # half of a templated corpus's band rows are never written (bench/bench_stories.py).
+            stored_keys[article.id] = holders.add(article.id, article.story_id, sig.band_keys)
             grouped.append(article)
-        storage_stories.add_signatures(db, rows, now)
-        return self._group_by_title(db, grouped, now)
+        storage_stories.join_stories(db, joined)
+        grouped = self._group_by_title(db, grouped, now)
+        story_of = {article.id: article.story_id for article in grouped}
+        storage_stories.add_signatures(
+            db, [(article.id, story_of[article.id], signature_bytes[article.id], stored_keys[article.id])
+                 for article, sig in signed if sig is not None], now)
+        return grouped
 
     def _group_by_title(self, db: sqlite_utils.Database, new: list[Article], now: datetime) -> list[Article]:
         """An article that joined no story by its text, and has no text but its title (or whose
@@ -340,9 +350,9 @@ class Pipeline:
         grouped, rows = [], []
         for article, key in keyed:
             if key is not None:
-                if article.story_id == article.id:  # joined no story by its text
-                    holders = all_holders if article.title_only else title_only_holders
-                    story_id = stories.title_story(article.title, article.title_only, holders.get(key, []))
+                holders = (all_holders if article.title_only else title_only_holders).get(key)
+                if holders and article.story_id == article.id:  # joined no story by its text
+                    story_id = stories.title_story(article.title, article.title_only, holders)
                     if story_id is not None and story_id != article.story_id:
                         storage_stories.join_story(db, article.id, story_id)
                         article = replace(article, story_id=story_id)

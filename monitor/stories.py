@@ -8,6 +8,8 @@ article joins. A candidate joins when its estimated Jaccard similarity reaches t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from monitor.parse.signature import NUM_PERM, StorySignature, words_of
@@ -37,15 +39,58 @@ def similarity(a: np.ndarray, b_bytes: bytes) -> float:
 BOILERPLATE_STORIES = 3
 
 
-def candidates_of(band_keys: tuple[int, ...], holders_by_key: dict[int, list[tuple[int, int, bytes]]]) -> list[tuple[int, int, bytes]]:
-    """The (article id, story id, signature) found under the article's band keys, but for the
-    keys whose holders belong to BOILERPLATE_STORIES or more stories."""
-    found: set[tuple[int, int, bytes]] = set()
-    for key in band_keys:
-        holders = holders_by_key.get(key, ())
-        if len({story_id for _, story_id, _ in holders}) < BOILERPLATE_STORIES:
-            found.update(holders)
-    return list(found)
+# A boilerplate key takes a new holder again once its newest is older than this share of the
+# story window (counted in articles stored since the window's start): its holders then stay
+# spread over the window, so it remains boilerplate as the oldest leave it, instead of
+# starting over (and comparing the next few articles through it) each time they have all left.
+BOILERPLATE_REFRESH = 1 / 8
+
+
+class BandHolders:
+    """The holders (article id, story id) of a poll's band keys: the newest ones read from the
+    database, then the poll's own articles as they are grouped. A key whose holders belong to
+    BOILERPLATE_STORIES or more stories is boilerplate: it finds no candidates, and takes no
+    more holders (it stays boilerplate whoever else holds it), here or on disk, but for one
+    now and then to keep it so (BOILERPLATE_REFRESH). `window_start`: the id of the window's
+    first article."""
+
+    def __init__(self, stored: Iterable[tuple[int, int, int]] = (), window_start: int | None = None):
+        self._holders: dict[int, list[tuple[int, int]]] = {}
+        self._stories: dict[int, set[int]] = {}
+        self._newest: dict[int, int] = {}
+        self._window_start = window_start
+        for band_key, article_id, story_id in stored:
+            self._hold(band_key, article_id, story_id)
+
+    def _hold(self, band_key: int, article_id: int, story_id: int) -> None:
+        self._holders.setdefault(band_key, []).append((article_id, story_id))
+        self._stories.setdefault(band_key, set()).add(story_id)
+        self._newest[band_key] = max(article_id, self._newest.get(band_key, article_id))
+
+    def is_boilerplate(self, band_key: int) -> bool:
+        return len(self._stories.get(band_key, ())) >= BOILERPLATE_STORIES
+
+    def candidates(self, band_keys: Iterable[int]) -> list[tuple[int, int]]:
+        """The (article id, story id) found under these keys, but for the boilerplate ones."""
+        found: set[tuple[int, int]] = set()
+        for key in band_keys:
+            if key in self._holders and not self.is_boilerplate(key):
+                found.update(self._holders[key])
+        return list(found)
+
+    def worth_comparing(self) -> list[int]:
+        """The article ids `candidates` can return (a key judged boilerplate stays so), hence
+        the only stored signatures to read."""
+        return sorted({article_id for key, holders in self._holders.items() if not self.is_boilerplate(key)
+                       for article_id, _ in holders})
+
+    def add(self, article_id: int, story_id: int, band_keys: Iterable[int]) -> list[int]:
+        """Hold the article under its keys that take holders; returns those keys (the ones to store)."""
+        recent = -1.0 if self._window_start is None else article_id - (article_id - self._window_start) * BOILERPLATE_REFRESH
+        taken = [key for key in band_keys if not self.is_boilerplate(key) or self._newest[key] < recent]
+        for key in taken:
+            self._hold(key, article_id, story_id)
+        return taken
 
 
 def best_story(sig: StorySignature, candidates: list[tuple[int, int, bytes]], threshold: float) -> int | None:

@@ -282,7 +282,37 @@ def _v7(db: sqlite_utils.Database) -> None:
         db.execute("PRAGMA user_version = 7")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: sqlite_utils.Database) -> None:
+    """Story grouping on boilerplate text (issue 17.4): each band key row carries its article's
+    story, and title-only articles get an index of their own, so neither lookup reads the
+    articles table nor every holder of a busy key."""
+    from storage.db import transaction
+
+    with transaction(db):
+        if db.execute("PRAGMA user_version").fetchone()[0] >= 8:
+            return
+        # The band table is one story window deep (pruned hourly), so rebuilding it is cheap.
+        db.execute(
+            "CREATE TABLE article_bands_v8 ("
+            " band_key INTEGER NOT NULL,"
+            " article_id INTEGER NOT NULL REFERENCES articles(id),"
+            " story_id INTEGER NOT NULL,"  # the article's story when its keys were stored (it never changes after)
+            " PRIMARY KEY (band_key, article_id)"  # serves: the newest holders of a band key, and their stories
+            ") WITHOUT ROWID"
+        )
+        db.execute(
+            "INSERT INTO article_bands_v8 (band_key, article_id, story_id) "
+            "SELECT b.band_key, b.article_id, coalesce(a.story_id, a.id) FROM article_bands b JOIN articles a ON a.id = b.article_id"
+        )
+        db.execute("DROP TABLE article_bands")
+        db.execute("ALTER TABLE article_bands_v8 RENAME TO article_bands")
+        # serves: the title-only holders of a title key (an article with text is compared by title
+        # only with those; templated titles share a key with thousands of full-text reports)
+        db.execute("CREATE INDEX article_titles_title_only ON article_titles(title_key) WHERE title_only = 1")
+        db.execute("PRAGMA user_version = 8")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -338,6 +338,7 @@ def _keyed_articles(drafts: list, feed_id: int, feed_name: str, warnings: list[s
         articles.append(
             Article(
                 story_signature=sig.to_bytes() if sig else None,
+                story_band_keys=sig.band_keys if sig else (),
                 feed_id=feed_id,
                 entry_key=key,
                 url=url,

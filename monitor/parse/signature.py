@@ -89,9 +89,13 @@ def signature_from_bytes(data: bytes) -> StorySignature:
     return StorySignature(values=values, band_keys=band_keys(values))
 
 
-def signature_of(title: str, summary: str, content: str, precomputed: bytes | None) -> StorySignature | None:
-    """The signature a parse worker computed, else compute it now."""
+def signature_of(
+    title: str, summary: str, content: str, precomputed: bytes | None, band_keys: tuple[int, ...] = ()
+) -> StorySignature | None:
+    """The signature a parse worker computed (with its band keys when it sent them), else compute it now."""
     if precomputed is not None:
+        if band_keys:
+            return StorySignature(values=np.frombuffer(precomputed, dtype="<u4"), band_keys=band_keys)
         return signature_from_bytes(precomputed)
     return signature(title, summary, content)
 

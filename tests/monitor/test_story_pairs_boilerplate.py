@@ -57,12 +57,24 @@ if __name__ == "__main__":  # the figures for the README
 def test_a_band_key_held_across_stories_finds_no_candidates():
     """A key whose holders belong to three stories is a shared footer or template: an
     article found only through it stays alone; one found through its story's own key joins."""
-    from monitor.stories import BOILERPLATE_STORIES, candidates_of
+    from monitor.stories import BOILERPLATE_STORIES, BandHolders
 
     footer_key, story_key = 1, 2
-    holders = {footer_key: [(10 + n, 10 + n, b"s") for n in range(BOILERPLATE_STORIES)],
-               story_key: [(20, 20, b"s"), (21, 20, b"s")]}
-    assert candidates_of((footer_key,), holders) == []
-    assert sorted(candidates_of((footer_key, story_key), holders)) == [(20, 20, b"s"), (21, 20, b"s")]
-    two_stories = {footer_key: holders[footer_key][: BOILERPLATE_STORIES - 1]}
-    assert len(candidates_of((footer_key,), two_stories)) == BOILERPLATE_STORIES - 1
+    stored = [(footer_key, 10 + n, 10 + n) for n in range(BOILERPLATE_STORIES)] + [(story_key, 20, 20), (story_key, 21, 20)]
+    holders = BandHolders(stored)
+    assert holders.candidates((footer_key,)) == []
+    assert sorted(holders.candidates((footer_key, story_key))) == [(20, 20), (21, 20)]
+    two_stories = BandHolders(stored[: BOILERPLATE_STORIES - 1])
+    assert len(two_stories.candidates((footer_key,))) == BOILERPLATE_STORIES - 1
+    # Only the holders `candidates` can return need their signatures read.
+    assert holders.worth_comparing() == [20, 21]
+    assert two_stories.worth_comparing() == [10 + n for n in range(BOILERPLATE_STORIES - 1)]
+    # A boilerplate key takes no more holders; a new article is held under its other keys.
+    assert holders.add(30, 30, (footer_key, story_key, 3)) == [story_key, 3]
+    assert holders.candidates((footer_key,)) == [] and (30, 30) in holders.candidates((story_key,))
+    assert two_stories.add(31, 31, (footer_key,)) == [footer_key]  # the third story: now boilerplate
+    assert two_stories.candidates((footer_key,)) == [] and two_stories.add(32, 32, (footer_key,)) == []
+    # But for one now and then: once its newest holder is older than BOILERPLATE_REFRESH of the window.
+    windowed = BandHolders(stored[:BOILERPLATE_STORIES], window_start=1)  # newest holder: article 12
+    assert windowed.add(13, 13, (footer_key,)) == []
+    assert windowed.add(14, 14, (footer_key,)) == [footer_key]  # 12 < 14 - 13 / 8

@@ -201,9 +201,10 @@ def test_story_band_keys_are_pruned_after_the_window(db):
         new = articles.ingest_entries(db, feed.id, [_article(feed.id, key="g:new", url="https://e.com/new")], NOW).new[0]
         stories.add_signature(db, old.id, b"\x00" * 8, [1, 2], NOW - timedelta(days=5))
         stories.add_signature(db, new.id, b"\x00" * 8, [1, 3], NOW)
-        assert {row[0] for row in stories.candidates(db, [1], NOW - timedelta(days=10), exclude_article_id=0)} == {old.id, new.id}
+        assert {row[1] for row in stories.band_holders(db, [1], NOW - timedelta(days=10))} == {old.id, new.id}
+        assert {row[1] for row in stories.band_holders(db, [1], NOW - timedelta(days=3))} == {new.id}  # the window
         assert stories.prune_bands(db, NOW - timedelta(days=3)) == 2
-        assert [row[0] for row in stories.candidates(db, [1, 2], NOW - timedelta(days=10), exclude_article_id=0)] == [new.id]
+        assert [row[1] for row in stories.band_holders(db, [1, 2], NOW - timedelta(days=10))] == [new.id]
 
 
 def test_a_migration_another_process_already_ran_is_not_run_again(tmp_path):
@@ -215,3 +216,27 @@ def test_a_migration_another_process_already_ran_is_not_run_again(tmp_path):
     MIGRATIONS[1](db)  # the late process running v2 anyway
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert "item_digests" in {row[1] for row in db.execute("PRAGMA table_info(feeds)")}
+
+
+def test_v8_gives_each_band_row_its_articles_story(tmp_path):
+    """A database of schema 7 keeps its band keys through v8, each row with its article's story."""
+    import sqlite3
+
+    import sqlite_utils
+
+    from storage.schema import MIGRATIONS
+
+    conn = sqlite3.connect(tmp_path / "v7.db", isolation_level=None)
+    old = sqlite_utils.Database(conn)
+    for migration in MIGRATIONS[:7]:
+        migration(old)
+    conn.execute("INSERT INTO feeds (id, url, name, created_at) VALUES (1, 'http://127.0.0.1/f.xml', 'F', 'x')")
+    conn.executemany("INSERT INTO articles (id, feed_id, title, first_seen_at, story_id) VALUES (?, 1, 't', 'x', ?)",
+                     [(1, 1), (2, 1), (3, None)])
+    conn.executemany("INSERT INTO article_bands (band_key, article_id) VALUES (?, ?)", [(5, 1), (5, 2), (6, 3)])
+    conn.close()
+    db = open_database(tmp_path / "v7.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("SELECT band_key, article_id, story_id FROM article_bands ORDER BY 1, 2").fetchall() == [
+        (5, 1, 1), (5, 2, 1), (6, 3, 3)]
+    db.close()

@@ -1,5 +1,6 @@
 """Story candidates (storage/stories.py): the per-key cap is applied where the band index is
-read, so grouping an article costs the same however many articles share a boilerplate key."""
+read, so grouping an article costs the same however many articles share a boilerplate key; the
+holders' stories come with the band rows, and signatures are read only for the holders asked for."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _archive(path, holders: int):
                     summary="Gold was steady.", content_hash=str(i))
             for i in range(holders)
         ], NOW - timedelta(hours=1)).new
-        stories.add_signatures(db, [(a.id, bytes(512), [BOILERPLATE_KEY, 10_000 + a.id]) for a in new],
+        stories.add_signatures(db, [(a.id, a.id, bytes(512), [BOILERPLATE_KEY, 10_000 + a.id]) for a in new],
                                NOW - timedelta(hours=1))
     return db, [a.id for a in new]
 
@@ -36,7 +37,7 @@ def _vm_steps(db, keys: list[int]) -> tuple[int, list]:
 
     db.conn.set_progress_handler(count, 1)
     try:
-        found = stories.candidates(db, keys, NOW - timedelta(days=3), exclude_article_id=0)
+        found = stories.band_holders(db, keys, NOW - timedelta(days=3))
     finally:
         db.conn.set_progress_handler(None, 1)
     return steps[0], found
@@ -44,14 +45,23 @@ def _vm_steps(db, keys: list[int]) -> tuple[int, list]:
 
 def test_a_busy_key_yields_only_its_newest_holders(tmp_path):
     db, ids = _archive(tmp_path / "a.db", 30)
-    found = stories.candidates(db, [BOILERPLATE_KEY, 10_000 + ids[0]], NOW - timedelta(days=3), exclude_article_id=0)
+    found = stories.band_holders(db, [BOILERPLATE_KEY, 10_000 + ids[0]], NOW - timedelta(days=3))
     by_key = {}
-    for article_id, _story, signature, key in found:
+    for key, article_id, story_id in found:
         by_key.setdefault(key, []).append(article_id)
-        assert signature == bytes(512)
+        assert story_id == article_id  # each article its own story, carried by the band row
     assert sorted(by_key[BOILERPLATE_KEY]) == ids[-stories.CANDIDATES_PER_KEY:]
     assert by_key[10_000 + ids[0]] == [ids[0]]  # the oldest article is still found by its own key
-    assert stories.candidates(db, [BOILERPLATE_KEY], NOW, exclude_article_id=0) == []  # all first seen before `since`
+    assert stories.band_holders(db, [BOILERPLATE_KEY], NOW) == []  # all first seen before `since`
+    assert stories.signatures(db, [ids[0], ids[-1], 999_999]) == {ids[0]: bytes(512), ids[-1]: bytes(512)}
+    db.close()
+
+
+def test_a_band_row_carries_the_story_its_article_joined(tmp_path):
+    db, ids = _archive(tmp_path / "s.db", 3)
+    with transaction(db):
+        stories.add_signature(db, ids[1], bytes(512), [777], NOW - timedelta(hours=1), story_id=ids[0])
+    assert stories.band_holders(db, [777], NOW - timedelta(days=3)) == [(777, ids[1], ids[0])]
     db.close()
 
 

@@ -36,3 +36,31 @@ def test_title_only_lookup_reads_only_the_title_only_holders(tmp_path):
     only = titles.title_candidates(db, [KEY], since, title_only=True)
     assert [(key, article_id, title_only) for key, article_id, _story, _title, title_only in only] == [(KEY, ids[-1], True)]
     db.close()
+
+
+def _vm_steps(db, keys: list[str]) -> tuple[int, list]:
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    db.conn.set_progress_handler(count, 1)
+    try:
+        found = titles.title_candidates(db, keys, NOW - timedelta(days=3), title_only=True)
+    finally:
+        db.conn.set_progress_handler(None, 1)
+    return steps[0], found
+
+
+def test_the_title_only_lookup_does_not_read_the_full_text_holders(tmp_path):
+    """Counted in SQLite virtual-machine steps: through the partial index of title-only rows,
+    3,000 full-text holders of the key cost what 30 do (the primary key walked all of them)."""
+    few, few_ids = _archive(tmp_path / "few.db", 30)
+    many, many_ids = _archive(tmp_path / "many.db", 3000)
+    few_steps, few_found = _vm_steps(few, [KEY])
+    many_steps, many_found = _vm_steps(many, [KEY])
+    assert [row[1] for row in few_found] == [few_ids[-1]] and [row[1] for row in many_found] == [many_ids[-1]]
+    assert many_steps <= few_steps * 1.2, (few_steps, many_steps)
+    few.close()
+    many.close()
