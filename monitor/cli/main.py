@@ -16,6 +16,7 @@ from monitor.cli import alerts as alerts_commands
 from monitor.cli import coercion
 from monitor.cli import feeds as feeds_commands
 from monitor.cli import hits as hits_commands
+from monitor.cli import lazy_commands
 from monitor.cli import rules as rules_commands
 from monitor.cli import stories as stories_commands
 from monitor.cli.context import (
@@ -38,6 +39,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=lazy_commands.LazyGroup,
 )
 app.add_typer(feeds_commands.app, name="feeds")
 app.add_typer(hits_commands.app, name="hits")
@@ -169,7 +171,8 @@ def main() -> None:
     debug = "--debug" in sys.argv
     try:
         # Not standalone: usage errors come back here, to add the hint about global options.
-        code = app(standalone_mode=False)
+        # Builds only the command that runs (app() would build all of them first).
+        code = lazy_commands.click_command(app)(standalone_mode=False)
     except click.NoSuchOption as error:
         error.show()
         if error.option_name in GLOBAL_OPTIONS:
