@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shlex
-import sqlite3
 import sys
 import traceback
 from pathlib import Path
@@ -196,18 +195,25 @@ def main() -> None:
             traceback.print_exc()
         stderr.print(f"error: {error}", markup=False)
         sys.exit(EXIT_STORAGE if isinstance(error, StorageError) else EXIT_PROBLEMS)
-    except sqlite3.DatabaseError as error:  # damage found while reading (a page, an index), not at open
-        if debug:
-            traceback.print_exc()
-        stderr.print(f"error: {_database_path()}: the database is unusable: {error}", markup=False)
-        sys.exit(EXIT_STORAGE)
-    except Exception as error:  # a bug: one line unless --debug
+    except Exception as error:
+        if _is_database_error(error):  # damage found while reading (a page, an index), not at open
+            if debug:
+                traceback.print_exc()
+            stderr.print(f"error: {_database_path()}: the database is unusable: {error}", markup=False)
+            sys.exit(EXIT_STORAGE)
+        # a bug: one line unless --debug
         if debug:
             traceback.print_exc()
         else:
             stderr.print(f"internal error: {type(error).__name__}: {error} (run with --debug for the traceback)", markup=False)
         sys.exit(70)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _is_database_error(error: Exception) -> bool:
+    """A sqlite3.DatabaseError, without importing sqlite3 for commands that never open one."""
+    sqlite3 = sys.modules.get("sqlite3")
+    return sqlite3 is not None and isinstance(error, sqlite3.DatabaseError)
 
 
 def _corrected_command() -> str:
