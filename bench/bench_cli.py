@@ -51,16 +51,22 @@ STARTUP_TARGET = 0.3
 PRINT_SHARE_TARGET = 0.05
 
 
-def timed(command: list[str], cwd: Path, runs: int) -> tuple[float, float] | str:
-    """(best, median) seconds of `runs` runs, or the failure's first line."""
-    times = []
+def timed(command: list[str], cwd: Path, runs: int) -> tuple[float, float, float] | str:
+    """(best, median) wall seconds and the median CPU seconds (user + system: less swayed
+    by other work on a shared machine) of `runs` runs, or the failure's first line."""
+    import resource
+
+    times, cpu = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             return f"exit {done.returncode}: {(done.stderr or done.stdout).strip().splitlines()[:1]}"
-    return min(times), statistics.median(times)
+    return min(times), statistics.median(times), statistics.median(cpu)
 
 
 def byte_compile() -> None:
@@ -100,8 +106,8 @@ def startup(runs: int, folder: Path) -> bool:
     else:
         print("lemon24/reader's CLI is not installed (pip install 'reader[cli]'): not compared")
     ok = True
-    print(f"\nStart-up, {runs} runs each (best / median, seconds):")
-    print(f"{'command':56} {'best':>7} {'median':>7}  target")
+    print(f"\nStart-up, {runs} runs each (wall best / median, CPU median; seconds):")
+    print(f"{'command':56} {'best':>7} {'median':>7} {'cpu':>7}  target")
     for group, commands in (("ours", ours), ("floor", floors), ("peer", peers)):
         for name, command in commands.items():
             result = timed(command, folder, runs)
@@ -109,13 +115,13 @@ def startup(runs: int, folder: Path) -> bool:
                 print(f"{name:56} FAILED {result}")
                 ok = False
                 continue
-            best, median = result
+            best, median, cpu = result
             verdict = ""
             if group == "ours":
                 met = best <= STARTUP_TARGET
                 ok &= met
                 verdict = f"<= {STARTUP_TARGET} s {'met' if met else 'MISSED'}"
-            print(f"{name:56} {best:7.3f} {median:7.3f}  {verdict}")
+            print(f"{name:56} {best:7.3f} {median:7.3f} {cpu:7.3f}  {verdict}")
     return ok
 
 
