@@ -29,8 +29,6 @@ VALUES = [*TEXTS, 0, 1, 50, 100, 200, True, 2.5, Path(PACK), (PACK,), (PACK, "ru
 
 
 def every_parameter():
-    import click as _  # noqa: F401  (Typer may vendor click; only its objects are used below)
-
     root = typer.main.get_command(app)
 
     def walk(command, path):
