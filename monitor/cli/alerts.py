@@ -10,12 +10,13 @@ import typer
 from monitor.cli.context import (
     EXIT_PROBLEMS, EXIT_USAGE, ago, did_you_mean, plural, print_json, program_name, state, stderr, stdout,
 )
+from monitor.cli.lazy_commands import LazyGroup
 from monitor.cli.safe_text import literal
 from monitor.jsonshapes import delivery_json as alert_json  # shared with the web API
 from monitor.jsonshapes import not_sent_reason
 from storage.types import DELIVERY_STATUSES as STATUSES
 
-app = typer.Typer(help="See and manage alert deliveries (the outbox).", no_args_is_help=True)
+app = typer.Typer(help="See and manage alert deliveries (the outbox).", no_args_is_help=True, cls=LazyGroup)
 
 
 @app.command("list")

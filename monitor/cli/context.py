@@ -13,7 +13,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,7 @@ class CliState:
     config_path: Path | None = None
     debug: bool = False
     _config: Config | None = None
+    _opened: list[Any] = field(default_factory=list)  # closed by close_databases()
 
     def config(self) -> Config:
         if self._config is None:
@@ -75,8 +76,25 @@ class CliState:
 
         path = self.config().storage_path
         if write or create:
-            return open_database(path, create=create)
-        return open_database(path, read_only=True)
+            db = open_database(path, create=create)
+        else:
+            db = open_database(path, read_only=True)
+        self._opened.append(db)
+        return db
+
+    def close_databases(self) -> None:
+        """Close what database() opened (main() does when the command ends): the last close of
+        a written database folds its -wal file back in, as it always does, and not only when a
+        garbage collection at exit gets round to the connection (the heap is frozen then)."""
+        if not self._opened:
+            return
+        import sqlite3
+
+        while self._opened:
+            try:
+                self._opened.pop().close()
+            except sqlite3.Error:  # as at exit: a failed close changes neither output nor exit code
+                continue
 
 
 def program_name() -> str:

@@ -9,11 +9,12 @@ from typing import Annotated
 import typer
 
 from monitor.cli.context import EXIT_PROBLEMS, ago, plural, print_json, state, stderr, stdout
+from monitor.cli.lazy_commands import LazyGroup
 from monitor.cli.safe_text import literal, visible
 
 from monitor.jsonshapes import config_urls_moved_here, feed_json  # shared with the web API
 
-app = typer.Typer(help="List, add and remove feeds; see which are failing.", no_args_is_help=True)
+app = typer.Typer(help="List, add and remove feeds; see which are failing.", no_args_is_help=True, cls=LazyGroup)
 
 NAME_WIDTH = 40
 

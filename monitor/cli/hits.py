@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from monitor.cli.context import ago, did_you_mean, iso, plural, print_json, since_option, state, stderr, stdout
+from monitor.cli.lazy_commands import LazyGroup
 from monitor.cli.safe_text import literal, titled_link
 from monitor.jsonshapes import article_json  # shared with the web API
 
 if TYPE_CHECKING:
     from storage.types import HitListing
 
-app = typer.Typer(help="List and search stored hits and articles.", no_args_is_help=True)
+app = typer.Typer(help="List and search stored hits and articles.", no_args_is_help=True, cls=LazyGroup)
 
 
 def hit_json(listing: HitListing) -> dict:

@@ -10,6 +10,7 @@ import typer
 from monitor.cli.context import (
     EXIT_PROBLEMS, did_you_mean, load_progress, plural, print_json, progress_bar, since_option, state, stderr, stdout,
 )  # fmt: skip
+from monitor.cli.lazy_commands import LazyGroup
 from monitor.cli.safe_text import literal
 from monitor.exceptions import ConfigError
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from rules import Document
     from storage.types import Article
 
-app = typer.Typer(help="Check and test rules files.", no_args_is_help=True)
+app = typer.Typer(help="Check and test rules files.", no_args_is_help=True, cls=LazyGroup)
 
 
 def _known_channels(ctx: typer.Context) -> set[str] | None:

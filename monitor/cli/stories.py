@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from monitor.cli.context import EXIT_PROBLEMS, ago, did_you_mean, iso, plural, print_json, since_option, state, stderr, stdout
+from monitor.cli.lazy_commands import LazyGroup
 from monitor.cli.safe_text import literal, titled_link
 
-app = typer.Typer(help="Stories: reprints of one article grouped together.", no_args_is_help=True)
+app = typer.Typer(help="Stories: reprints of one article grouped together.", no_args_is_help=True, cls=LazyGroup)
 
 OUTLETS_SHOWN = 3
 

@@ -184,3 +184,15 @@ def test_alerts_grouping_keys_are_read_and_checked(tmp_path):
         load_config(path)
     text = str(caught.value)
     assert "alerts.group_by" in text and "alerts.group_wait" in text and "alerts.notify_updates" in text
+
+
+def test_bundled_files_are_where_importlib_resources_names_them():
+    """monitor/config.py finds the bundled pack and feeds list without importlib.resources
+    (a start-up cost); the paths must be the ones it names."""
+    from importlib import resources
+
+    from monitor.config import bundled_feeds_file, bundled_rules_pack
+
+    assert bundled_rules_pack() == Path(str(resources.files("rules") / "packs" / "minerals-diplomacy.yaml"))
+    assert bundled_feeds_file() == Path(str(resources.files("monitor") / "data" / "feeds.toml"))
+    assert bundled_rules_pack().is_file() and bundled_feeds_file().is_file()

@@ -129,3 +129,17 @@ def test_damage_found_while_reading_names_the_file(tmp_path, run_main):
     conn.close()
     result = run_main("hits", "list", cwd=tmp_path)
     assert_one_clear_line(result, f"error: {path}: the database is unusable")
+
+
+def test_a_writing_command_closes_its_database_before_the_process_ends(tmp_path):
+    """The heap is frozen at exit (monitor/cli/main.py: a quicker exit), so no collection at
+    exit closes a connection: the command's own close must fold the -wal file back into the
+    database, as SQLite does at the last close (a copy of the .db file alone is then whole)."""
+    from tests.monitor.cli.test_cli import cli
+
+    path = desk(tmp_path, "x.db")
+    for args in [*CREATORS[1:], *UPDATERS]:
+        result = cli(*args, cwd=tmp_path)
+        assert result.returncode in (0, 1), (args, result.stderr)
+        assert path.exists()
+        assert not (tmp_path / "x.db-wal").exists(), args
