@@ -22,16 +22,25 @@ run: $(STAMP)
 	$(BIN)/minerals-monitor run
 
 ## Install, then run the whole test suite. The web console's browser tests drive Debian's
-## chromium (Playwright cannot download a browser here): installed first when it is missing.
+## chromium (Playwright cannot download a browser here), and the right-to-left email test needs
+## a font with every Urdu letter (DejaVu lacks ے and ہ): both installed first when missing.
 CHROMIUM ?= /usr/bin/chromium
-test: $(STAMP) $(CHROMIUM)
+URDU_FONT ?= /usr/share/fonts/truetype/noto/NotoNastaliqUrdu-Regular.ttf
+test: $(STAMP) $(CHROMIUM) $(URDU_FONT)
 	$(BIN)/python -m pytest -q
+
+# $(call apt_install,PACKAGE): as root or with sudo; `apt-get update` only when the first try fails.
+apt_install = SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(1) \
+	  || { $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(1); }
 
 $(CHROMIUM):
 	@echo "installing Debian's chromium package for the browser tests"
-	@SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium \
-	  || { $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+	@$(call apt_install,chromium)
+
+$(URDU_FONT):
+	@echo "installing Debian's fonts-noto-core (Urdu glyphs) for the right-to-left email test"
+	@$(call apt_install,fonts-noto-core)
 
 demo: $(STAMP)
 	$(BIN)/minerals-monitor demo
