@@ -203,6 +203,10 @@ class PollWatch:
     _failed: int = 0
     _held_back: int = 0
     _outage_seen: bool = False
+    # First-round failures with no answer at all (DNS, refused, timeout): said at the round's
+    # end, unless an outage is declared first (the detector needs several hosts to fail, so
+    # offline the first few came out before the outage line).
+    _unanswered: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._first_round = set(self.feeds)
@@ -226,14 +230,22 @@ class PollWatch:
             self._reachable += 1
         elif not summary.skipped:
             self._failed += 1
+            warning = f"warning: feed {visible(summary.feed_name)} ({visible(summary.url)}): {visible(summary.error)}"
             if outage:
                 self._held_back += 1  # the outage line covers it
+            elif summary.http_status is None and summary.feed_id in self._first_round:
+                self._unanswered.append(warning)
             else:
-                self._say(f"warning: feed {visible(summary.feed_name)} ({visible(summary.url)}): "
-                          f"{visible(summary.error)}", "yellow")
+                self._say(warning, "yellow")
+        if outage and self._unanswered:
+            self._held_back += len(self._unanswered)
+            self._unanswered.clear()
         if summary.feed_id in self._first_round:
             self._first_round.discard(summary.feed_id)
             if not self._first_round:
+                for warning in self._unanswered:
+                    self._say(warning, "yellow")
+                self._unanswered.clear()
                 self._say(self.round_summary(self.now()), "dim")
 
     def round_summary(self, now: datetime) -> str:

@@ -14,9 +14,9 @@ from tests.conftest import NOW
 from tests.monitor.cli.test_run_once_output import run_cli, start_cli, write_desk
 
 
-def summary(feed_id: int, success: bool, error: str | None = None) -> PollSummary:
+def summary(feed_id: int, success: bool, error: str | None = None, status: int | None = None) -> PollSummary:
     return PollSummary(feed_id, f"feed {feed_id}", f"https://f{feed_id}.example.org/rss", success,
-                       200 if success else None, error=error)
+                       200 if success else status, error=error)
 
 
 def watch(feeds: dict, outage: bool = False) -> tuple[PollWatch, list[str]]:
@@ -43,15 +43,42 @@ def test_an_outage_gives_no_warning_per_feed_and_one_summary():
     assert said[0].split("`")[1].endswith("demo")
 
 
+def test_failures_before_the_outage_is_declared_are_covered_by_its_line_too():
+    # Offline, the detector needs several hosts to fail: the first DNS failures came out as
+    # warnings before the outage line. Unanswered first-round failures wait for either.
+    later = NOW + timedelta(minutes=3)
+    outage = [False]
+    said: list[str] = []
+    watcher = PollWatch(feeds={n: None for n in range(6)}, in_outage=lambda: outage[0],
+                        write=lambda line, style: said.append(line), now=lambda: NOW)
+    watcher.record(summary(0, False, "DNS lookup failed"), later)
+    watcher.record(summary(1, False, "DNS lookup failed"), later)
+    assert said == []
+    outage[0] = True
+    for n in range(2, 6):
+        watcher.record(summary(n, False, "DNS lookup failed"), later)
+    assert len(said) == 1 and said[0].startswith("0/6 feeds reachable: the network looks down")
+
+
+def test_unanswered_first_round_failures_without_an_outage_are_said_before_the_summary():
+    later = NOW + timedelta(minutes=3)
+    watcher, said = watch({1: None, 2: None})
+    watcher.record(summary(1, False, "connection refused"), later)
+    assert said == []
+    watcher.record(summary(2, True), later)
+    assert said == ["warning: feed feed 1 (https://f1.example.org/rss): connection refused",
+                    "every feed polled once: 1/2 reachable, 1 failed (`feeds list --failing` shows why); next poll in 3m"]
+
+
 def test_feed_failures_are_warned_one_by_one_and_summed_up_after_the_first_round():
     later = NOW + timedelta(minutes=15)
     watcher, said = watch({1: None, 2: None, 3: None})
     watcher.record(summary(1, True), later)
-    watcher.record(summary(2, False, "HTTP 404"), later)
+    watcher.record(summary(2, False, "HTTP 404", status=404), later)
     assert said == ["warning: feed feed 2 (https://f2.example.org/rss): HTTP 404"]
     watcher.record(summary(3, True), later)
     assert said[-1] == "every feed polled once: 2/3 reachable, 1 failed (`feeds list --failing` shows why); next poll in 15m"
-    watcher.record(summary(2, False, "HTTP 404"), later)  # later rounds: warnings only
+    watcher.record(summary(2, False, "HTTP 404", status=404), later)  # later rounds: warnings only
     assert len(said) == 3
 
 
