@@ -22,6 +22,23 @@ SEED = DATA / "seed" / "pakistan-us-critical-minerals-mou.txt"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
+def vm_steps(db, run):
+    """(SQLite virtual-machine steps, result) of `run()` on `db`'s connection: a cost that does
+    not move with the machine's load, for checking that a lookup does not grow with a table."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    db.conn.set_progress_handler(count, 1)
+    try:
+        found = run()
+    finally:
+        db.conn.set_progress_handler(None, 1)
+    return steps[0], found
+
+
 def corpus_files() -> list[Path]:
     """Every feed file of the vendored corpus (SOURCES.md and LICENSES/ left out)."""
     return sorted(p for p in CORPUS.iterdir() if p.is_file() and p.name != "SOURCES.md")

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from storage import articles, feeds, open_database, stories, transaction
 from storage.types import Article, FeedSpec
-from tests.conftest import NOW
+from tests.conftest import NOW, vm_steps
 
 BOILERPLATE_KEY = 4242  # held by every article: a templated paragraph every report carries
 
@@ -29,18 +29,7 @@ def _archive(path, holders: int):
 
 
 def _vm_steps(db, keys: list[int]) -> tuple[int, list]:
-    steps = [0]
-
-    def count() -> int:
-        steps[0] += 1
-        return 0
-
-    db.conn.set_progress_handler(count, 1)
-    try:
-        found = stories.band_holders(db, keys, NOW - timedelta(days=3))
-    finally:
-        db.conn.set_progress_handler(None, 1)
-    return steps[0], found
+    return vm_steps(db, lambda: stories.band_holders(db, keys, NOW - timedelta(days=3)))
 
 
 def test_a_busy_key_yields_only_its_newest_holders(tmp_path):

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from storage import articles, feeds, open_database, titles, transaction
 from storage.types import Article, FeedSpec
-from tests.conftest import NOW
+from tests.conftest import NOW, vm_steps
 
 KEY = "copper price report"
 
@@ -39,18 +39,7 @@ def test_title_only_lookup_reads_only_the_title_only_holders(tmp_path):
 
 
 def _vm_steps(db, keys: list[str]) -> tuple[int, list]:
-    steps = [0]
-
-    def count() -> int:
-        steps[0] += 1
-        return 0
-
-    db.conn.set_progress_handler(count, 1)
-    try:
-        found = titles.title_candidates(db, keys, NOW - timedelta(days=3), title_only=True)
-    finally:
-        db.conn.set_progress_handler(None, 1)
-    return steps[0], found
+    return vm_steps(db, lambda: titles.title_candidates(db, keys, NOW - timedelta(days=3), title_only=True))
 
 
 def test_the_title_only_lookup_does_not_read_the_full_text_holders(tmp_path):
