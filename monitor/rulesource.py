@@ -7,13 +7,13 @@ good set. So no article is ever stored without having been matched against a goo
 
 from __future__ import annotations
 
-import atexit
 import gc
 import logging
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from monitor import heap
 from monitor.exceptions import RulesFileError
 from rules import Matcher, RuleSet, load_compiled_rules, load_rules
 from rules.gc_pause import gc_paused
@@ -53,7 +53,7 @@ def load_rule_set(
     progress: LoadProgress | None = None,
 ) -> RuleSet:
     """Read and validate rules files; unreadable files are problems like any other."""
-    _freeze_heap_at_exit()
+    heap.freeze_at_exit()
     sources, unreadable = read_sources(files)
     with gc_paused():  # frozen before the collector runs again (see _settle_heap)
         ruleset = load_rules(sources, known_channels=known_channels, known_feeds=known_feeds, progress=progress)
@@ -99,27 +99,13 @@ def load_rule_files(
 
     One compile serves the examples and the monitor (a 20,000-rule file took seconds more
     when the examples compiled their own)."""
-    _freeze_heap_at_exit()
+    heap.freeze_at_exit()
     sources, unreadable = read_sources(files)
     with gc_paused():  # frozen before the collector runs again (see _settle_heap)
         ruleset, matcher = load_compiled_rules(sources, known_channels, known_feeds, progress)
         _settle_heap(len(ruleset.rules))
     ruleset = _with_file_problems(ruleset, sources, unreadable)
     return LoadedRules(ruleset=ruleset, matcher=matcher, by_id={r.id: r for r in ruleset.rules}, files=files)
-
-
-_freeze_registered = False
-
-
-def _freeze_heap_at_exit() -> None:
-    """At exit, put every object out of the garbage collector's reach before Python's last
-    full collection: 20,000 compiled rules are 1.4 million objects, and walking them made
-    `run --once` and `rules check` take 2 s more to exit (0.3 s frozen). A big set is frozen
-    as soon as it is loaded too (`_settle_heap`); this covers what was made after it."""
-    global _freeze_registered
-    if not _freeze_registered:
-        atexit.register(gc.freeze)
-        _freeze_registered = True
 
 
 # From this many rules a load's objects are frozen (see _settle_heap); below it the

@@ -49,18 +49,16 @@ CANDIDATES_PER_KEY = 8
 # and keeping the newest in Python made a boilerplate-heavy cold poll twice as long), and no
 # row of the articles or signatures tables is read: most of a boilerplate poll's holders sit
 # under keys that find no candidates (monitor/stories.py), so their signatures are never needed.
-# The window is an article id bound: the earliest article first seen since `since` (one step in
-# the articles_first_seen index), as band pruning counts it; it and the cap make one lower bound,
-# so the range read starts at the larger (two bounds let the planner start at the window and
-# filter every holder). CROSS JOIN keeps the keys as the outer loop; the keys arrive as one JSON array, so the statement text is the same for any
-# number of keys (one prepared statement, cached).
+# The window is an article id bound (`window_start`: the earliest article first seen since
+# `since`, as band pruning counts it); it and the cap make one lower bound, so the range read
+# starts at the larger (two bounds let the planner start at the window and filter every holder).
+# CROSS JOIN keeps the keys as the outer loop; the keys arrive as one JSON array, so the
+# statement text is the same for any number of keys (one prepared statement, cached).
 _HOLDERS_SQL = """
-WITH wanted(band_key) AS (SELECT DISTINCT value FROM json_each(?1)),
-window_start(article_id) AS (SELECT id FROM articles WHERE first_seen_at >= ?3 ORDER BY first_seen_at LIMIT 1)
+WITH wanted(band_key) AS (SELECT DISTINCT value FROM json_each(?1))
 SELECT b.band_key, b.article_id, b.story_id
-FROM window_start
-CROSS JOIN wanted
-CROSS JOIN article_bands b ON b.band_key = wanted.band_key AND b.article_id >= max(window_start.article_id, coalesce(
+FROM wanted
+CROSS JOIN article_bands b ON b.band_key = wanted.band_key AND b.article_id >= max(?3, coalesce(
     (SELECT x.article_id FROM article_bands x WHERE x.band_key = wanted.band_key
      ORDER BY x.article_id DESC LIMIT 1 OFFSET ?2), 0))
 """
@@ -71,9 +69,10 @@ def band_holders(
 ) -> list[tuple[int, int, int]]:
     """(band key, article id, story id) of the most recent `per_key` articles holding each
     band key, first seen since `since`."""
-    if not band_keys:
-        return []
-    return db.execute(_HOLDERS_SQL, [json.dumps(list(band_keys)), per_key - 1, to_db(since)]).fetchall()
+    start = window_start(db, since) if band_keys else None
+    if start is None:
+        return []  # no key asked, or no article in the window
+    return db.execute(_HOLDERS_SQL, [json.dumps(list(band_keys)), per_key - 1, start]).fetchall()
 
 
 def window_start(db: sqlite_utils.Database, since: datetime) -> int | None:

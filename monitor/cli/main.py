@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
-import gc
 import logging
 import shlex
 import sys
@@ -13,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from monitor import heap
 from monitor.cli import alerts as alerts_commands
 from monitor.cli import coercion
 from monitor.cli import feeds as feeds_commands
@@ -166,7 +165,7 @@ GLOBAL_OPTIONS = ("--config", "-c", "--debug")
 
 def main() -> None:
     """Console-script entry point: our errors become one line and an exit code."""
-    _freeze_heap_at_exit()
+    heap.freeze_at_exit()  # a quick exit (monitor/heap.py)
     # click's exceptions, wherever this Typer takes click from (0.29 vendors it as typer._click).
     click = sys.modules[typer.BadParameter.__module__]
 
@@ -215,20 +214,6 @@ def main() -> None:
             stderr.print(f"internal error: {type(error).__name__}: {error} (run with --debug for the traceback)", markup=False)
         sys.exit(70)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-_freeze_registered = False
-
-
-def _freeze_heap_at_exit() -> None:
-    """At exit, put every object out of the garbage collector's reach before Python's last
-    full collection: walking the ~250 modules of a quick command took 25-50 ms of its
-    start-to-exit time (issue 17.1). As monitor/rulesource.py does for compiled rules; only
-    at exit, so nothing a running command frees is kept."""
-    global _freeze_registered
-    if not _freeze_registered:
-        atexit.register(gc.freeze)
-        _freeze_registered = True
 
 
 def _is_database_error(error: Exception) -> bool:
